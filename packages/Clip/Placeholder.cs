@@ -1,0 +1,2 @@
+namespace Clip;
+internal static class AssemblyMarker { }

@@ -1,0 +1,2 @@
+namespace Truss.Server;
+internal static class AssemblyMarker { }
