@@ -1,0 +1,53 @@
+namespace Truss.Server.Configuration;
+
+/// <summary>
+/// The server's own settings, read from <c>model_metadata.server</c> in config.yaml. They live under
+/// <c>model_metadata</c> because that is the one free-form section: unknown keys anywhere else make
+/// <c>truss push</c> fail. Every value is validated here, once, at startup.
+/// </summary>
+public sealed class ServerOptions
+{
+    /// <summary>Defaults for every setting (what an absent <c>model_metadata.server</c> gives).</summary>
+    public ServerOptions()
+        : this(ConfigSection.Empty("model_metadata.server"))
+    {
+    }
+
+    internal ServerOptions(ConfigSection section)
+    {
+        Host = section.GetString("host", "0.0.0.0")!;
+        MaxRequestBodyBytes = section.GetInt64("max_request_body_bytes", 100L * 1024 * 1024, min: 1);
+        MaxQueuedPredictions = section.GetInt32("max_queued_predictions", 256, min: 0);
+        ShutdownTimeout = TimeSpan.FromSeconds(section.GetDouble("shutdown_timeout_seconds", 30, min: 0, max: 86_400));
+        LoadRetries = section.GetInt32("load_retries", 1, min: 0, max: 100);
+        LogRequests = section.GetBoolean("log_requests", true);
+    }
+
+    /// <summary><c>host</c>: address Kestrel binds (default <c>0.0.0.0</c>; the port comes from <c>INFERENCE_SERVER_PORT</c>).</summary>
+    public string Host { get; init; }
+
+    /// <summary>
+    /// <c>max_request_body_bytes</c>: larger bodies get 413 (default 100 MiB, what Baseten's proxy allows since
+    /// truss PR #2608).
+    /// </summary>
+    public long MaxRequestBodyBytes { get; init; }
+
+    /// <summary>
+    /// <c>max_queued_predictions</c>: predict requests allowed to wait for a free <c>predict_concurrency</c> slot
+    /// (default 256). One more is answered 503 at once instead of queueing without bound, which is what truss does;
+    /// 0 rejects whenever every slot is busy.
+    /// </summary>
+    public int MaxQueuedPredictions { get; init; }
+
+    /// <summary><c>shutdown_timeout_seconds</c>: on SIGTERM, how long in-flight requests may finish (default 30 s).</summary>
+    public TimeSpan ShutdownTimeout { get; init; }
+
+    /// <summary>
+    /// <c>load_retries</c>: extra attempts after a failed <c>Load()</c>, 1 s apart (default 1, as truss's
+    /// <c>NUM_LOAD_RETRIES_TRUSS</c>; that environment variable overrides it).
+    /// </summary>
+    public int LoadRetries { get; init; }
+
+    /// <summary><c>log_requests</c>: one access-log line per non-probe request (default true).</summary>
+    public bool LogRequests { get; init; }
+}

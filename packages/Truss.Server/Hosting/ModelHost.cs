@@ -1,0 +1,157 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+
+namespace Truss.Server.Hosting;
+
+/// <summary>
+/// Owns the model's lifecycle (truss's <c>ModelWrapper</c>): constructs it and runs <c>Load()</c> once in the
+/// background with retries, answers readiness, and passes predict calls through the <see cref="PredictGate"/>.
+/// Never loads on the request path. Thread-safe.
+/// </summary>
+public sealed class ModelHost : IDisposable
+{
+    private readonly Func<ITrussModel> _createModel;
+    private readonly int _loadRetries;
+    private readonly TimeSpan _retryDelay;
+    private readonly ILogger _logger;
+    private ITrussModel? _model;
+    private volatile ModelState _state = ModelState.NotReady;
+    private volatile bool _stopping;
+
+    public ModelHost(
+        Func<ITrussModel> createModel,
+        PredictGate gate,
+        int loadRetries,
+        TimeSpan retryDelay,
+        ILogger<ModelHost> logger)
+    {
+        _createModel = createModel;
+        Gate = gate;
+        _loadRetries = loadRetries;
+        _retryDelay = retryDelay;
+        _logger = logger;
+    }
+
+    /// <summary>Where the lifecycle stands.</summary>
+    public ModelState State => _state;
+
+    /// <summary>The predict concurrency gate.</summary>
+    public PredictGate Gate { get; }
+
+    /// <summary>The model instance once constructed (for diagnostics and tests).</summary>
+    public ITrussModel? Model => _model;
+
+    /// <summary>Completes when loading has ended, either way.</summary>
+    public Task LoadCompletion { get; private set; } = Task.CompletedTask;
+
+    /// <summary>Starts construction and <c>Load()</c> on a background thread; <paramref name="onFailed"/> runs if every attempt fails.</summary>
+    public void StartLoading(Action onFailed)
+    {
+        if (_state != ModelState.NotReady)
+        {
+            throw new InvalidOperationException("The model is already loading or loaded; this is a bug.");
+        }
+
+        _state = ModelState.Loading;
+        LoadCompletion = Task.Factory.StartNew(
+            () => LoadWithRetries(onFailed), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+    }
+
+    /// <summary>Marks the server as shutting down, so readiness answers 503 while in-flight work drains.</summary>
+    public void BeginStopping() => _stopping = true;
+
+    /// <summary>
+    /// Readiness: loaded, not stopping, and, when the model reports health (<see cref="IHealthReportingModel"/>),
+    /// healthy. <paramref name="consultModelHealth"/> is false for <c>/loaded</c> and <c>/ping</c>, as in truss.
+    /// </summary>
+    public bool IsReady(bool consultModelHealth)
+    {
+        if (_state != ModelState.Ready || _stopping)
+        {
+            return false;
+        }
+
+        if (!consultModelHealth || _model is not IHealthReportingModel health)
+        {
+            return true;
+        }
+
+        try
+        {
+            if (health.IsHealthy())
+            {
+                return true;
+            }
+        }
+        catch (Exception e)
+        {
+            _logger.LogWarning(e, "Exception while checking if model is healthy: {Reason}", e.Message);
+        }
+
+        _logger.LogWarning("Health check failed.");
+        return false;
+    }
+
+    /// <summary>Runs one prediction once a slot is free; throws <see cref="ModelNotReadyException"/> before load.</summary>
+    public async ValueTask<object?> PredictAsync(object? input, CancellationToken cancellationToken)
+    {
+        if (_state != ModelState.Ready || _model is null)
+        {
+            throw new ModelNotReadyException();
+        }
+
+        using var slot = await Gate.EnterAsync(cancellationToken).ConfigureAwait(false);
+        cancellationToken.ThrowIfCancellationRequested();
+        return await _model.PredictAsync(input, cancellationToken).ConfigureAwait(false);
+    }
+
+    public void Dispose()
+    {
+        Gate.Dispose();
+        (_model as IDisposable)?.Dispose();
+    }
+
+    private void LoadWithRetries(Action onFailed)
+    {
+        try
+        {
+            _model = _createModel();
+        }
+        catch (Exception e)
+        {
+            Fail(e, onFailed);
+            return;
+        }
+
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                _logger.LogInformation("Executing model.load()...");
+                var stopwatch = Stopwatch.StartNew();
+                _model.Load();
+                _logger.LogInformation(
+                    "Completed model.load() execution in {ElapsedMs} ms", (long)stopwatch.Elapsed.TotalMilliseconds);
+                _state = ModelState.Ready;
+                return;
+            }
+            catch (Exception e) when (attempt < _loadRetries)
+            {
+                _logger.LogWarning(e, "Failed to load model. Retrying...");
+                Thread.Sleep(_retryDelay);
+            }
+            catch (Exception e)
+            {
+                Fail(e, onFailed);
+                return;
+            }
+        }
+    }
+
+    private void Fail(Exception e, Action onFailed)
+    {
+        _state = ModelState.Failed;
+        _logger.LogError(e, "Exception while loading model");
+        onFailed();
+    }
+}

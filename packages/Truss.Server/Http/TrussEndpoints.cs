@@ -1,0 +1,190 @@
+using System.Buffers;
+using System.Diagnostics;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Logging;
+using Serilog.Context;
+using Truss.Server.Configuration;
+using Truss.Server.Hosting;
+using Truss.Server.Serialization;
+
+namespace Truss.Server.Http;
+
+/// <summary>
+/// The Truss inference routes. Paths are literal as in truss; the model-name segment is ignored
+/// (<c>/v1/models/anything:predict</c> works), and <c>GET /v1/models/model:predict</c> is readiness, because
+/// truss's <c>{model_name}</c> matches <c>model:predict</c> too (<c>truss image run</c> polls exactly that).
+/// </summary>
+public static class TrussEndpoints
+{
+    private static readonly string[] OpenAiRoutes = ["chat/completions", "completions", "embeddings", "messages", "responses"];
+
+    /// <summary>Maps every route of the contract onto <paramref name="app"/>.</summary>
+    public static void MapTrussEndpoints(this IEndpointRouteBuilder app, ModelHost host, ServerOptions options, ILogger logger)
+    {
+        app.MapGet("/", static context => WriteRawJsonAsync(context, "true"u8));
+        app.MapGet("/v1/models/{name}", context => ReadinessAsync(context, host.IsReady(consultModelHealth: true)));
+        app.MapGet("/v1/models/{name}/loaded", context => ReadinessAsync(context, host.IsReady(consultModelHealth: false)));
+        app.MapGet("/ping", context => ReadinessAsync(context, host.IsReady(consultModelHealth: false)));
+        app.MapGet("/v1/models/{name}/schema", context => SchemaAsync(context, host));
+
+        app.MapPost("/v1/models/{name}", context =>
+        {
+            var name = (string)context.Request.RouteValues["name"]!;
+            return name.EndsWith(":predict", StringComparison.Ordinal) || name.EndsWith(":predict_binary", StringComparison.Ordinal)
+                ? PredictAsync(context, host, options, logger)
+                : MethodNotAllowedAsync(context, "GET");
+        });
+        app.MapPost("/invocations", context => PredictAsync(context, host, options, logger));
+
+        foreach (var route in OpenAiRoutes)
+        {
+            var method = route.Replace('/', '_');
+            app.MapPost("/v1/" + route, context => TrussErrors.WriteErrorAsync(
+                context, 404, TrussErrors.ClientErrorCode, $"`{method}` must only be called if model has it."));
+        }
+    }
+
+    /// <summary>Writes <c>{"detail": ...}</c> for 404 and 405 answered by routing itself (FastAPI's default bodies).</summary>
+    public static Task WriteRoutingErrorAsync(HttpContext context)
+    {
+        var detail = context.Response.StatusCode switch
+        {
+            404 => """{"detail":"Not Found"}"""u8.ToArray(),
+            405 => """{"detail":"Method Not Allowed"}"""u8.ToArray(),
+            _ => null,
+        };
+        return detail is null ? Task.CompletedTask : WriteRawJsonAsync(context, detail, context.Response.StatusCode);
+    }
+
+    private static Task ReadinessAsync(HttpContext context, bool ready) =>
+        ready
+            ? WriteRawJsonAsync(context, "{}"u8)
+            : TrussErrors.WriteErrorAsync(context, 503, TrussErrors.ModelErrorCode, new ModelNotReadyException().Message);
+
+    private static Task SchemaAsync(HttpContext context, ModelHost host) =>
+        host.State == ModelState.Ready
+            ? TrussErrors.WriteErrorAsync(context, 404, TrussErrors.ModelErrorCode, "No schema found")
+            : TrussErrors.WriteErrorAsync(context, 503, TrussErrors.ModelErrorCode, "Schema not available, please try again later.");
+
+    private static Task MethodNotAllowedAsync(HttpContext context, string allow)
+    {
+        context.Response.Headers.Allow = allow;
+        return WriteRawJsonAsync(context, """{"detail":"Method Not Allowed"}"""u8, 405);
+    }
+
+    private static async Task PredictAsync(HttpContext context, ModelHost host, ServerOptions options, ILogger logger)
+    {
+        var binary = IsBinary(context.Request.ContentType);
+        try
+        {
+            object? result;
+            using (var body = await RequestBody.ReadAsync(context.Request, options.MaxRequestBodyBytes, context.RequestAborted))
+            {
+                if (host.State != ModelState.Ready)
+                {
+                    throw new ModelNotReadyException();
+                }
+
+                var input = binary ? MsgPackPayload.Read(body.Memory) : JsonPayloadReader.Read(body.Span);
+                try
+                {
+                    result = await host.PredictAsync(input, context.RequestAborted);
+                }
+                catch (OperationCanceledException e) when (context.RequestAborted.IsCancellationRequested)
+                {
+                    throw new ClientDisconnectedException("Client disconnected, skipping `predict`.", e);
+                }
+            }
+
+            await WriteResultAsync(context, result, binary);
+        }
+        catch (Exception e)
+        {
+            await TrussErrors.WriteAsync(context, e, logger);
+        }
+    }
+
+    private static async Task WriteResultAsync(HttpContext context, object? result, bool binary)
+    {
+        // Serialize into a pooled buffer first: a serialization error must still become a clean 500.
+        var buffer = new ArrayBufferWriter<byte>(4096);
+        if (!binary)
+        {
+            PythonJsonWriter.Write(buffer, result);
+        }
+        else if (result is byte[] raw)
+        {
+            buffer.Write(raw);
+        }
+        else
+        {
+            MsgPackPayload.Write(buffer, result);
+        }
+
+        context.Response.StatusCode = 200;
+        context.Response.ContentType = binary ? "application/octet-stream" : "application/json";
+        context.Response.ContentLength = buffer.WrittenCount;
+        await context.Response.BodyWriter.WriteAsync(buffer.WrittenMemory, context.RequestAborted);
+    }
+
+    /// <summary>Binary (msgpack) mode: the media type, parameters dropped, is <c>application/octet-stream</c>.</summary>
+    internal static bool IsBinary(string? contentType)
+    {
+        if (contentType is null)
+        {
+            return false;
+        }
+
+        var semicolon = contentType.IndexOf(';');
+        var mediaType = (semicolon >= 0 ? contentType[..semicolon] : contentType).Trim();
+        return mediaType.Equals("application/octet-stream", StringComparison.OrdinalIgnoreCase);
+    }
+
+    private static Task WriteRawJsonAsync(HttpContext context, ReadOnlySpan<byte> json, int statusCode = 200)
+    {
+        context.Response.StatusCode = statusCode;
+        context.Response.ContentType = "application/json";
+        context.Response.ContentLength = json.Length;
+        return context.Response.Body.WriteAsync(json.ToArray()).AsTask();
+    }
+}
+
+/// <summary>
+/// Puts <c>x-baseten-request-id</c> (and <c>x-baseten-chain-request-id</c>) into every log line of the request,
+/// and writes truss's access-log line, except for probes and metrics, which would drown the log.
+/// </summary>
+public sealed class RequestLoggingMiddleware(RequestDelegate next, ILogger<RequestLoggingMiddleware> logger, ServerOptions options)
+{
+    public async Task InvokeAsync(HttpContext context)
+    {
+        var requestId = context.Request.Headers["x-baseten-request-id"].ToString();
+        var chainRequestId = context.Request.Headers["x-baseten-chain-request-id"].ToString();
+        using var requestIdProperty = requestId.Length > 0 ? LogContext.PushProperty("request_id", requestId) : null;
+        using var chainIdProperty = chainRequestId.Length > 0 ? LogContext.PushProperty("chain_request_id", chainRequestId) : null;
+        var started = Stopwatch.GetTimestamp();
+        await next(context);
+        if (options.LogRequests && !IsQuiet(context.Request))
+        {
+            logger.LogInformation(
+                "Handled request: {Method} {Path} {Protocol} {StatusCode} in {ElapsedMs:0.0} ms",
+                context.Request.Method, context.Request.Path.Value, context.Request.Protocol, context.Response.StatusCode,
+                Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        }
+    }
+
+    private static bool IsQuiet(HttpRequest request)
+    {
+        var path = request.Path.Value ?? "";
+        if (path.Contains("/metrics", StringComparison.Ordinal))
+        {
+            return true;
+        }
+
+        return HttpMethods.IsGet(request.Method) &&
+               (path is "/" or "/ping" ||
+                (path.StartsWith("/v1/models/", StringComparison.Ordinal) &&
+                 (path.IndexOf('/', "/v1/models/".Length) < 0 || path.EndsWith("/loaded", StringComparison.Ordinal))));
+    }
+}

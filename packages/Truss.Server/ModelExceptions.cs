@@ -1,0 +1,37 @@
+namespace Truss.Server;
+
+/// <summary>
+/// The caller sent something the model cannot use (missing field, wrong type, bad image). Answered with a 4xx
+/// status and the message as-is, with error code 700 (client error), so the message must never carry internals.
+/// </summary>
+public class ModelInputException : Exception
+{
+    /// <summary>Creates a client error with HTTP status <paramref name="statusCode"/> (default 400).</summary>
+    public ModelInputException(string message, int statusCode = 400, Exception? innerException = null)
+        : base(message, innerException)
+    {
+        if (statusCode is < 400 or > 499)
+        {
+            throw new ArgumentOutOfRangeException(nameof(statusCode), statusCode, "A client error status is 4xx.");
+        }
+
+        StatusCode = statusCode;
+    }
+
+    /// <summary>The 4xx status to answer with.</summary>
+    public int StatusCode { get; }
+}
+
+/// <summary>
+/// The model answers with an explicit status and detail (Truss's user-raised <c>HTTPException</c>):
+/// error code 600, message as given.
+/// </summary>
+public sealed class ModelHttpException(int statusCode, string detail, Exception? innerException = null)
+    : Exception(detail, innerException)
+{
+    /// <summary>The status to answer with.</summary>
+    public int StatusCode { get; } = statusCode;
+}
+
+/// <summary>A secret was asked for that is not declared in config.yaml or has no value.</summary>
+public sealed class SecretNotFoundException(string message) : Exception(message);

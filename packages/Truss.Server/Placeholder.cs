@@ -1,2 +1,0 @@
-namespace Truss.Server;
-internal static class AssemblyMarker { }

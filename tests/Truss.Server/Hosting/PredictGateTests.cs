@@ -1,0 +1,38 @@
+using Truss.Server.Hosting;
+
+namespace Truss.Clip.Tests.Truss.Server.Hosting;
+
+public class PredictGateTests
+{
+    [Test]
+    public async Task EnterAsync_SlotsFullAndQueueFull_RejectsAtOnce()
+    {
+        using var gate = new PredictGate(concurrency: 1, maxQueued: 1);
+        using var held = await gate.EnterAsync(CancellationToken.None);
+        var waiting = gate.EnterAsync(CancellationToken.None).AsTask();
+
+        Assert.That(async () => await gate.EnterAsync(CancellationToken.None), Throws.TypeOf<ServerOverloadedException>());
+        Assert.That(gate.Queued, Is.EqualTo(1));
+        held.Dispose();
+        (await waiting).Dispose();
+        Assert.That(gate.Running, Is.Zero);
+    }
+
+    [Test]
+    public async Task EnterAsync_CancelledWhileQueued_LeavesTheQueue()
+    {
+        using var gate = new PredictGate(concurrency: 1, maxQueued: 4);
+        using var held = await gate.EnterAsync(CancellationToken.None);
+        using var cancel = new CancellationTokenSource();
+        var waiting = gate.EnterAsync(cancel.Token).AsTask();
+
+        await cancel.CancelAsync();
+
+        Assert.That(async () => await waiting, Throws.InstanceOf<OperationCanceledException>());
+        Assert.That(gate.Queued, Is.Zero);
+    }
+
+    [Test]
+    public void Constructor_ZeroConcurrency_Throws() =>
+        Assert.That(() => new PredictGate(0, 1), Throws.TypeOf<ArgumentOutOfRangeException>());
+}
