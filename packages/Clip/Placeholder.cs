@@ -1,2 +1,0 @@
-namespace Clip;
-internal static class AssemblyMarker { }
