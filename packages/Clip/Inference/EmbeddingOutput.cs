@@ -7,13 +7,14 @@ namespace Clip.Inference;
 /// <summary>Reads a tower's [rows, dim] embedding output (float32 or float16).</summary>
 internal static class EmbeddingOutput
 {
-    /// <summary>Tolerance on ‖v‖ − 1 under which a probe output counts as already L2-normalized.</summary>
-    public const float NormTolerance = 1e-3f;
-
-    /// <summary>Checks that <paramref name="value"/> is [<paramref name="expectedRows"/>, d] and returns d.</summary>
+    /// <summary>
+    /// Checks that <paramref name="value"/> is [<paramref name="expectedRows"/>, d] and returns d and the element
+    /// type (float32 or float16).
+    /// </summary>
     /// <exception cref="ClipModelException">The output has another rank or row count.</exception>
-    public static int ReadDim(OrtValue value, int expectedRows, string modelPath, string outputName) =>
-        ReadShape(value, expectedRows, modelPath, outputName, out _);
+    public static int ReadDim(
+        OrtValue value, int expectedRows, string modelPath, string outputName, out TensorElementType elementType) =>
+        ReadShape(value, expectedRows, modelPath, outputName, out elementType);
 
     /// <summary>
     /// Copies the first <paramref name="rows"/> rows of a [runRows, <paramref name="dim"/>] output into
@@ -45,14 +46,18 @@ internal static class EmbeddingOutput
         }
     }
 
-    /// <summary>Whether every <paramref name="dim"/>-long row of <paramref name="rows"/> has L2 norm 1 ± <see cref="NormTolerance"/>.</summary>
-    public static bool AllRowsUnitNorm(ReadOnlySpan<float> rows, int dim)
+    /// <summary>
+    /// Whether every <paramref name="dim"/>-long row of <paramref name="rows"/> has L2 norm 1 within what the output
+    /// precision allows: 1e-3 for float32, 1e-2 for float16 (whose own rounding is about 5e-4 per element).
+    /// </summary>
+    public static bool AllRowsUnitNorm(ReadOnlySpan<float> rows, int dim, TensorElementType outputElementType)
     {
+        float tolerance = outputElementType == TensorElementType.Float16 ? 1e-2f : 1e-3f;
         for (int start = 0; start < rows.Length; start += dim)
         {
             ReadOnlySpan<float> row = rows.Slice(start, dim);
             float norm = TensorPrimitives.Norm(row);
-            if (!(MathF.Abs(norm - 1f) < NormTolerance))
+            if (!(MathF.Abs(norm - 1f) < tolerance))
             {
                 return false;
             }

@@ -140,7 +140,8 @@ public sealed class ImageEncoder : IDisposable
         }
 
         using IDisposableReadOnlyCollection<OrtValue> outputs = Run(pixels, runBatch, runBatch);
-        int dim = EmbeddingOutput.ReadDim(outputs[0], runBatch, _binding.ModelPath, _binding.OutputName);
+        int dim = EmbeddingOutput.ReadDim(
+            outputs[0], runBatch, _binding.ModelPath, _binding.OutputName, out TensorElementType outputType);
         if (_binding.DeclaredEmbeddingDim is { } declared && declared != dim)
         {
             throw new ClipModelException(
@@ -150,7 +151,7 @@ public sealed class ImageEncoder : IDisposable
 
         var embeddings = new float[runBatch * dim];
         EmbeddingOutput.CopyRows(outputs[0], runBatch, runBatch, dim, embeddings, _binding.ModelPath, _binding.OutputName);
-        return (dim, EmbeddingOutput.AllRowsUnitNorm(embeddings, dim));
+        return (dim, EmbeddingOutput.AllRowsUnitNorm(embeddings, dim, outputType));
     }
 
     /// <summary>

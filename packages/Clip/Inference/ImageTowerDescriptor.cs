@@ -30,7 +30,7 @@ public sealed record ImageTowerDescriptor
     public required int EmbeddingDim { get; init; }
 
     /// <summary>
-    /// Whether the graph already L2-normalizes its output (every row of the probe run had norm 1 ± 1e-3). Scoring
+    /// Whether the graph already L2-normalizes its output (every row of the probe run had norm 1 ± 1e-3, ± 1e-2 for a float16 output). Scoring
     /// normalizes anyway; this is reported, not acted on.
     /// </summary>
     public required bool OutputNormalized { get; init; }

@@ -182,7 +182,8 @@ public sealed class TextEncoder : IDisposable
     {
         int runBatch = _binding.FixedBatchSize ?? 1;
         using IDisposableReadOnlyCollection<OrtValue> outputs = Run([ProbeRow], 0, 1, runBatch);
-        int dim = EmbeddingOutput.ReadDim(outputs[0], runBatch, _binding.ModelPath, _binding.OutputName);
+        int dim = EmbeddingOutput.ReadDim(
+            outputs[0], runBatch, _binding.ModelPath, _binding.OutputName, out TensorElementType outputType);
         if (_binding.DeclaredEmbeddingDim is { } declared && declared != dim)
         {
             throw new ClipModelException(
@@ -192,7 +193,7 @@ public sealed class TextEncoder : IDisposable
 
         var embeddings = new float[runBatch * dim];
         EmbeddingOutput.CopyRows(outputs[0], runBatch, runBatch, dim, embeddings, _binding.ModelPath, _binding.OutputName);
-        return (dim, EmbeddingOutput.AllRowsUnitNorm(embeddings, dim));
+        return (dim, EmbeddingOutput.AllRowsUnitNorm(embeddings, dim, outputType));
     }
 
     /// <summary>

@@ -59,7 +59,9 @@ internal static class TowerBindings
         var dummies = new List<DummyInput>();
         if (files.Layout == ClipModelLayout.Combined)
         {
-            // The combined graph wants token ids on every call: feed one minimal row (id 0, mask 1) and ignore it.
+            // ORT must be fed every graph input, so an image-only call on the combined graph also feeds one minimal
+            // token row (id 0, mask 1) and pays for whatever ORT runs of the text branch; text-only calls likewise
+            // feed a zero image. That overhead on every call is why split layouts are preferred.
             IdsInput ids = ResolveIds(session, path, files.Layout, options, sidecars, "Image tower");
             long[] idsShape = [ids.FixedBatchSize ?? 1, ids.FixedSequenceLength ?? 1];
             dummies.Add(new DummyInput(ids.Name, ids.ElementType, idsShape, 0));
@@ -94,7 +96,8 @@ internal static class TowerBindings
         var dummies = new List<DummyInput>();
         if (files.Layout == ClipModelLayout.Combined)
         {
-            // The combined graph wants pixels on every call: feed one zero image and ignore its embedding.
+            // The combined graph wants pixels on every call: feed one zero image and ignore its embedding (see
+            // BindImage for why split layouts are preferred).
             PixelInput pixels = ResolvePixels(session, path, files.Layout, options, sidecars, "Text tower");
             dummies.Add(new DummyInput(
                 pixels.Name, pixels.ElementType, [pixels.FixedBatchSize ?? 1, 3, pixels.ImageSize, pixels.ImageSize], 0));
