@@ -62,7 +62,9 @@ public sealed class ImageDecoder
 
         // Buffer the whole file: Skia's codecs want random access, and a pooled buffer avoids wrapping the managed
         // stream in a native callback stream.
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(stream.CanSeek ? (int)Math.Clamp(stream.Length - stream.Position + 1, 1, Array.MaxLength) : 64 * 1024);
+        // One spare byte lets the final zero-length read happen without growing the buffer.
+        int initialSize = stream.CanSeek ? (int)Math.Clamp(stream.Length - stream.Position + 1, 1, Array.MaxLength) : 64 * 1024;
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(initialSize);
         int length = 0;
         try
         {
@@ -141,28 +143,26 @@ public sealed class ImageDecoder
         byte[] rgba = ArrayPool<byte>.Shared.Rent(rgbaLength);
         try
         {
+            SKCodecResult result;
             fixed (byte* pixels = rgba)
             {
                 // Frame 0 only. Skia fills any canvas area the first frame does not cover (GIF/WebP frame rects)
                 // with transparent pixels because we do not claim the buffer is zero-initialised.
-                var result = codec.GetPixels(decodeInfo, (IntPtr)pixels, decodeInfo.RowBytes, new SKCodecOptions(0));
-                if (result != SKCodecResult.Success)
-                {
-                    throw PixelsFailure(result, format, width, height);
-                }
-
-                var orientation = Options.ApplyExifOrientation ? ToOrientation(codec.EncodedOrigin) : ExifOrientation.TopLeft;
-                (int outWidth, int outHeight) = PixelConverter.OrientedSize(width, height, orientation);
-                // An opaque source has alpha 255 everywhere, where every mode is the identity; Drop is the cheapest.
-                var alphaMode = header.AlphaType == SKAlphaType.Opaque ? AlphaMode.Drop : Options.AlphaMode;
-                var image = RgbImage.Rent(outWidth, outHeight);
-                fixed (byte* rgb = image.Pixels)
-                {
-                    PixelConverter.RgbaToRgbOriented(pixels, width, height, orientation, rgb, alphaMode);
-                }
-
-                return image;
+                result = codec.GetPixels(decodeInfo, (IntPtr)pixels, decodeInfo.RowBytes, new SKCodecOptions(0));
             }
+
+            if (result != SKCodecResult.Success)
+            {
+                throw PixelsFailure(result, format, width, height);
+            }
+
+            var orientation = Options.ApplyExifOrientation ? ToOrientation(codec.EncodedOrigin) : ExifOrientation.TopLeft;
+            (int outWidth, int outHeight) = PixelConverter.OrientedSize(width, height, orientation);
+            // An opaque source has alpha 255 everywhere, where every mode is the identity; Drop is the cheapest.
+            var alphaMode = header.AlphaType == SKAlphaType.Opaque ? AlphaMode.Drop : Options.AlphaMode;
+            var image = RgbImage.Rent(outWidth, outHeight);
+            PixelConverter.RgbaToRgb(rgba.AsSpan(0, rgbaLength), width, height, orientation, image.Pixels, alphaMode);
+            return image;
         }
         finally
         {

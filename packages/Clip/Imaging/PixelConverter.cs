@@ -1,3 +1,5 @@
+using System.Runtime.Intrinsics;
+
 namespace Clip.Imaging;
 
 /// <summary>
@@ -20,22 +22,6 @@ internal enum ExifOrientation
 /// <summary>Channel conversions into interleaved RGB, with alpha resolution and EXIF orientation.</summary>
 internal static class PixelConverter
 {
-    /// <summary>Converts linear RGBA (straight alpha) to linear RGB, both the same pixel count.</summary>
-    public static unsafe void RgbaToRgb(ReadOnlySpan<byte> rgba, Span<byte> rgb, AlphaMode alphaMode)
-    {
-        int pixels = rgba.Length / 4;
-        if (rgb.Length < pixels * 3)
-        {
-            throw new ArgumentException($"RGB destination holds {rgb.Length} bytes, {pixels * 3} needed.", nameof(rgb));
-        }
-
-        fixed (byte* source = rgba)
-        fixed (byte* destination = rgb)
-        {
-            RgbaToRgbOriented(source, pixels, 1, ExifOrientation.TopLeft, destination, alphaMode);
-        }
-    }
-
     /// <summary>Replicates each gray byte into R, G and B.</summary>
     public static void GrayToRgb(ReadOnlySpan<byte> gray, Span<byte> rgb)
     {
@@ -63,12 +49,36 @@ internal static class PixelConverter
     /// </summary>
     /// <remarks>
     /// Each display pixel (dx, dy) reads the stored pixel <c>origin + dx * stepX + dy * stepY</c> (in pixels), so all
-    /// eight orientations share one gather loop and the destination is written sequentially. The destination must
-    /// hold <c>width * height * 3</c> bytes and must not overlap the source.
+    /// eight orientations share one gather loop and the destination is written sequentially. The destination holds
+    /// <c>width * height * 3</c> bytes (the oriented size has the same pixel count) and must not overlap the source.
     /// </remarks>
-    public static unsafe void RgbaToRgbOriented(
+    public static unsafe void RgbaToRgb(
+        ReadOnlySpan<byte> rgba, int width, int height, ExifOrientation orientation, Span<byte> rgb, AlphaMode alphaMode)
+    {
+        long pixels = (long)width * height;
+        if (rgba.Length < pixels * 4 || rgb.Length < pixels * 3)
+        {
+            throw new ArgumentException(
+                $"A {width}x{height} conversion needs {pixels * 4} RGBA and {pixels * 3} RGB bytes, got {rgba.Length} and {rgb.Length}.");
+        }
+
+        fixed (byte* source = rgba)
+        fixed (byte* destination = rgb)
+        {
+            RgbaToRgb(source, width, height, orientation, destination, alphaMode);
+        }
+    }
+
+    private static unsafe void RgbaToRgb(
         byte* rgba, int width, int height, ExifOrientation orientation, byte* rgb, AlphaMode alphaMode)
     {
+        if (orientation == ExifOrientation.TopLeft && alphaMode == AlphaMode.Drop)
+        {
+            // The common case (an upright opaque photo) is a plain byte shuffle.
+            DropAlphaLinear(rgba, (long)width * height, rgb);
+            return;
+        }
+
         long w = width;
         long last = width - 1L;
         long bottom = (height - 1L) * w;
@@ -97,6 +107,26 @@ internal static class PixelConverter
             default:
                 Gather<OverBlack>(rgba, origin, stepX, stepY, outWidth, outHeight, rgb);
                 break;
+        }
+    }
+
+    private static unsafe void DropAlphaLinear(byte* rgba, long pixels, byte* rgb)
+    {
+        long i = 0;
+        if (Vector128.IsHardwareAccelerated)
+        {
+            // 4 RGBA pixels -> 12 RGB bytes; the 16-byte store spills 4 bytes that the next iteration overwrites,
+            // so the loop stops while a full 16 bytes still fit in the destination.
+            var keepRgb = Vector128.Create((byte)0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, 0xFF, 0xFF, 0xFF, 0xFF);
+            for (; ((i + 4) * 3) + 4 <= pixels * 3; i += 4)
+            {
+                Vector128.Shuffle(Vector128.Load(rgba + (i * 4)), keepRgb).Store(rgb + (i * 3));
+            }
+        }
+
+        for (; i < pixels; i++)
+        {
+            DropAlpha.Resolve(rgba + (i * 4), rgb + (i * 3));
         }
     }
 

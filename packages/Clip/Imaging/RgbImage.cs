@@ -150,7 +150,7 @@ public sealed class RgbImage : IDisposable
                 pixels.CopyTo(destination);
                 break;
             default:
-                PixelConverter.RgbaToRgb(pixels, destination, alphaMode);
+                PixelConverter.RgbaToRgb(pixels, width, height, ExifOrientation.TopLeft, destination, alphaMode);
                 break;
         }
 

@@ -49,6 +49,25 @@ public class ImageDecoderTests
     }
 
     [Test]
+    public void Decode_ConcurrentCalls_GiveIdenticalImages()
+    {
+        var rgb = new byte[64 * 48 * 3];
+        new Random(11).NextBytes(rgb);
+        byte[] jpeg = TestImages.EncodeRgbJpeg(rgb, 64, 48);
+        using var first = Decoder.Decode(jpeg);
+        byte[] expected = first.Pixels.ToArray();
+        var results = new bool[16];
+
+        Parallel.For(0, results.Length, i =>
+        {
+            using var image = Decoder.Decode(jpeg);
+            results[i] = image.Pixels.SequenceEqual(expected);
+        });
+
+        Assert.That(results, Is.All.True);
+    }
+
+    [Test]
     public void Decode_GrayPng_ReplicatesGrayIntoRgb()
     {
         byte[] gray = [0, 17, 128, 255, 3, 99];
@@ -161,6 +180,7 @@ public class ImageDecoderTests
     }
 
     [Test]
+    [Category("Reference")]
     public void Decode_TruncatedJpeg_ThrowsTruncated()
     {
         byte[] truncated = File.ReadAllBytes(ReferenceImages.RequireTestImage("truncated.jpg"));
@@ -246,6 +266,7 @@ public class ImageDecoderTests
     }
 
     [Test]
+    [Category("Reference")]
     public void Decode_SharedAnimatedGif_ReturnsFirstFrameAtCanvasSize()
     {
         byte[] gif = File.ReadAllBytes(ReferenceImages.RequireTestImage("no_time_for_that_tiny.gif"));

@@ -23,8 +23,8 @@ internal static class ReferenceImages
         string? shared = SharedDirectory.Value;
         if (shared is null)
         {
-            Assert.Ignore("Reference material not found: expected ../shared next to the repository root "
-                + "(the directory holding Truss.Clip.csproj). These parity tests need the Python reference tensors.");
+            Assert.Ignore("Reference material not found: this test needs ../shared next to the repository root (the "
+                + "directory holding Truss.Clip.csproj), with test-images/ and clip-reference/ from the Python reference.");
         }
 
         return shared!;
