@@ -10,11 +10,12 @@ namespace Truss.Clip.Tests.Clip.Imaging;
 [Category("Reference")]
 public class ClipPreprocessorReferenceTests
 {
-    // Tolerances in normalised units (one 8-bit step is 1/255/std ≈ 0.015). The resampler is a bit-exact port, so the
-    // remaining differences come from the JPEG decoders (Skia's libjpeg-turbo build vs Pillow's may round the IDCT
-    // and chroma upsampling differently by a level here and there) and from float rounding of the normalisation
-    // (~1e-7). Mean ≤ 0.002 allows about one pixel in seven to be one level off; max ≤ 0.05 allows three levels on
-    // isolated pixels, while any geometry or kernel mistake produces errors of 0.1 to 2.
+    // Tolerances in normalised units (one 8-bit step is 1/255/std, about 0.015). The resampler is a bit-exact port of
+    // Pillow's, and on these images the decoded and resized bytes match exactly; what remains is float rounding of
+    // the normalisation (a few 1e-7). The tolerances leave room for JPEG decoders that round the IDCT or chroma
+    // upsampling differently by a level (another libjpeg-turbo build, or SIMD vs scalar): mean <= 0.002 allows about
+    // one value in seven to be one level off, max <= 0.05 three levels on isolated pixels. A geometry or kernel
+    // mistake (wrong crop offset, unwidened kernel, missing clip) gives errors of 0.1 to 2, far outside both.
     private const double MeanTolerance = 0.002;
     private const double MaxTolerance = 0.05;
 

@@ -106,6 +106,23 @@ public class ImageDecoderTests
         Assert.That(allGray, Is.True, "R = G = B for every pixel of a grayscale JPEG");
     }
 
+    [Test]
+    public void Decode_Gray16Png_ScalesToEightBits()
+    {
+        // Pillow would clamp these 16-bit samples to 255 (an all-white image); Skia scales them, which we keep.
+        byte[] png = TestImages.Gray16Png([0x0000, 0x1234, 0x8000, 0xFFFF], 4, 1);
+
+        using var image = Decoder.Decode(png);
+
+        var pixels = image.Pixels.ToArray();
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(new[] { pixels[0], pixels[3], pixels[6], pixels[9] }, Is.EqualTo(new byte[] { 0, 0x12, 0x80, 0xFF }).Within(1));
+            Assert.That(pixels[4], Is.EqualTo(pixels[3]));
+            Assert.That(pixels[5], Is.EqualTo(pixels[3]));
+        }
+    }
+
     [TestCase(AlphaMode.Black, new byte[] { 0, 0, 0, 128, 0, 0, 10, 20, 30 })]
     [TestCase(AlphaMode.Drop, new byte[] { 200, 50, 10, 255, 0, 0, 10, 20, 30 })]
     [TestCase(AlphaMode.White, new byte[] { 255, 255, 255, 255, 127, 127, 10, 20, 30 })]

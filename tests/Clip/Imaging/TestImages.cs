@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.IO.Compression;
 using SkiaSharp;
 
 namespace Truss.Clip.Tests.Clip.Imaging;
@@ -68,6 +69,39 @@ internal static class TestImages
         ihdr[9] = 2; // colour type RGB
         AddChunk(png, "IHDR", ihdr);
         AddChunk(png, "IDAT", [0x78, 0x9C, 0x63, 0x00, 0x00, 0x00, 0x01, 0x00, 0x01]);
+        AddChunk(png, "IEND", []);
+        return [.. png];
+    }
+
+    /// <summary>A 16-bit grayscale PNG (bit depth 16, colour type 0) with the given big-endian samples.</summary>
+    public static byte[] Gray16Png(ushort[] samples, int width, int height)
+    {
+        var raw = new byte[height * (1 + (width * 2))];
+        for (int y = 0; y < height; y++)
+        {
+            int row = y * (1 + (width * 2));
+            raw[row] = 0; // filter: none
+            for (int x = 0; x < width; x++)
+            {
+                BinaryPrimitives.WriteUInt16BigEndian(raw.AsSpan(row + 1 + (x * 2)), samples[(y * width) + x]);
+            }
+        }
+
+        using var compressed = new MemoryStream();
+        using (var zlib = new ZLibStream(compressed, CompressionLevel.Optimal, leaveOpen: true))
+        {
+            zlib.Write(raw);
+        }
+
+        var png = new List<byte>();
+        png.AddRange([0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A]);
+        var ihdr = new byte[13];
+        BinaryPrimitives.WriteInt32BigEndian(ihdr, width);
+        BinaryPrimitives.WriteInt32BigEndian(ihdr.AsSpan(4), height);
+        ihdr[8] = 16; // bit depth
+        ihdr[9] = 0; // grayscale
+        AddChunk(png, "IHDR", ihdr);
+        AddChunk(png, "IDAT", compressed.ToArray());
         AddChunk(png, "IEND", []);
         return [.. png];
     }
