@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.IO.Compression;
 using System.Text;
 using System.Text.Json;
@@ -152,17 +153,7 @@ internal static class BpeVocabularyReader
         byte[] bytes = File.ReadAllBytes(path);
         if (allowGzip && bytes is [0x1F, 0x8B, ..])
         {
-            try
-            {
-                using var gzip = new GZipStream(new MemoryStream(bytes), CompressionMode.Decompress);
-                using var decompressed = new MemoryStream();
-                gzip.CopyTo(decompressed);
-                bytes = decompressed.ToArray();
-            }
-            catch (InvalidDataException e)
-            {
-                throw new InvalidDataException($"'{path}' starts like gzip but does not decompress: {e.Message}", e);
-            }
+            bytes = Gunzip(bytes, path);
         }
 
         try
@@ -173,6 +164,34 @@ internal static class BpeVocabularyReader
         {
             throw new InvalidDataException($"'{path}' is not UTF-8 text (invalid bytes at offset {e.Index}).", e);
         }
+    }
+
+    private static byte[] Gunzip(byte[] compressed, string path)
+    {
+        byte[] decompressed;
+        try
+        {
+            using var gzip = new GZipStream(new MemoryStream(compressed), CompressionMode.Decompress);
+            using var output = new MemoryStream();
+            gzip.CopyTo(output);
+            decompressed = output.ToArray();
+        }
+        catch (InvalidDataException e)
+        {
+            throw new InvalidDataException($"'{path}' starts like gzip but does not decompress: {e.Message}", e);
+        }
+
+        // GZipStream returns whatever it inflated from a truncated file without complaint, which would silently drop
+        // merges. The trailer ends with ISIZE, the uncompressed length mod 2^32, so compare (single-member gzip only).
+        const int MinimumGzipLength = 10 + 8;
+        if (compressed.Length < MinimumGzipLength
+            || BinaryPrimitives.ReadUInt32LittleEndian(compressed.AsSpan(compressed.Length - 4)) != (uint)decompressed.Length)
+        {
+            throw new InvalidDataException(
+                $"'{path}' is a truncated or corrupt gzip file: its decompressed length does not match the gzip trailer.");
+        }
+
+        return decompressed;
     }
 
     /// <returns>The merge, or null for a blank line.</returns>
