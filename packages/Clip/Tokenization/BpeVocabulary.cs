@@ -40,9 +40,6 @@ internal sealed class BpeVocabulary
     /// <summary>One more than the highest id: the row count an embedding table for this vocabulary needs.</summary>
     public int Size { get; }
 
-    /// <summary>The number of distinct merges that can apply.</summary>
-    public int MergeCount => _merges.Count;
-
     /// <summary>Builds the vocabulary from token strings, their ids and the merges in rank order.</summary>
     /// <param name="source">Names the file(s) in error messages.</param>
     /// <param name="tokenIds">Token string → id. Must hold the 256 byte symbols, with and without <c>&lt;/w&gt;</c>.</param>
@@ -78,7 +75,8 @@ internal sealed class BpeVocabulary
                 if (mergesMustBeInVocabulary)
                 {
                     throw new InvalidDataException(
-                        $"{source}: merge #{rank + 1} \"{left} {right}\" uses or produces a symbol that is not in the vocabulary.");
+                        $"{source}: merge #{rank + 1} \"{left} {right}\" uses or produces a symbol " +
+                        "that is not in the vocabulary.");
                 }
 
                 continue;

@@ -13,7 +13,7 @@ internal static class BpeVocabularyReader
     /// openai/CLIP reads <c>merges[1:49152-256-2+1]</c>: the header line, then at most 48,894 merges, so that
     /// 256 + 256 + merges + 2 specials fill the 49,408-row embedding table.
     /// </summary>
-    public const int MaxOriginalMerges = 49152 - 256 - 2;
+    private const int MaxOriginalMerges = 49152 - 256 - 2;
 
     private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
@@ -30,16 +30,16 @@ internal static class BpeVocabularyReader
     /// </remarks>
     public static BpeVocabulary ReadOriginalMerges(string path)
     {
-        string[] lines = ReadText(path, allowGzip: true).Split('\n');
+        List<string> lines = SplitLines(ReadText(path, allowGzip: true), maxLines: 1 + MaxOriginalMerges);
         if (!lines[0].Contains("#version", StringComparison.Ordinal))
         {
             throw new InvalidDataException(
-                $"'{path}' is not a CLIP BPE merges file: its first line should be a '#version' header, found \"{Excerpt(lines[0])}\".");
+                $"'{path}' is not a CLIP BPE merges file: its first line should be a '#version' header, " +
+                $"found \"{Excerpt(lines[0])}\".");
         }
 
-        var merges = new List<(string Left, string Right)>(Math.Min(lines.Length, MaxOriginalMerges));
-        int end = Math.Min(lines.Length, 1 + MaxOriginalMerges);
-        for (int line = 1; line < end; line++)
+        var merges = new List<(string Left, string Right)>(lines.Count - 1);
+        for (int line = 1; line < lines.Count; line++)
         {
             if (TryParseMerge(lines[line], path, line + 1) is { } merge)
             {
@@ -85,10 +85,10 @@ internal static class BpeVocabularyReader
             tokenIds = ReadTokenIds(document.RootElement, vocabJsonPath, "the root");
         }
 
-        string[] lines = ReadText(mergesTxtPath, allowGzip: false).Split('\n');
+        List<string> lines = SplitLines(ReadText(mergesTxtPath, allowGzip: false));
         int first = lines[0].StartsWith("#version", StringComparison.Ordinal) ? 1 : 0;
-        var merges = new List<(string Left, string Right)>(lines.Length);
-        for (int line = first; line < lines.Length; line++)
+        var merges = new List<(string Left, string Right)>(lines.Count);
+        for (int line = first; line < lines.Count; line++)
         {
             if (TryParseMerge(lines[line], mergesTxtPath, line + 1) is { } merge)
             {
@@ -194,6 +194,29 @@ internal static class BpeVocabularyReader
         return decompressed;
     }
 
+    /// <summary>
+    /// Python's <c>text.split('\n')[:maxLines]</c>: only '\n' separates, so a '\r' stays on its line (where the
+    /// whitespace split of the merge drops it). The real file has 262,146 lines, of which 48,895 are read.
+    /// </summary>
+    private static List<string> SplitLines(string text, int maxLines = int.MaxValue)
+    {
+        var lines = new List<string>();
+        for (int start = 0; lines.Count < maxLines;)
+        {
+            int newline = text.IndexOf('\n', start);
+            if (newline < 0)
+            {
+                lines.Add(text[start..]);
+                break;
+            }
+
+            lines.Add(text[start..newline]);
+            start = newline + 1;
+        }
+
+        return lines;
+    }
+
     /// <returns>The merge, or null for a blank line.</returns>
     /// <exception cref="InvalidDataException">The line is not exactly two symbols.</exception>
     private static (string Left, string Right)? TryParseMerge(string line, string path, int lineNumber)
@@ -231,7 +254,8 @@ internal static class BpeVocabularyReader
             if (pair is not { Left.Length: > 0, Right.Length: > 0 })
             {
                 throw new InvalidDataException(
-                    $"'{path}': model.merges[{result.Count}] is {Excerpt(merge.GetRawText())}; expected \"a b\" or [\"a\", \"b\"].");
+                    $"'{path}': model.merges[{result.Count}] is {Excerpt(merge.GetRawText())}; " +
+                    "expected \"a b\" or [\"a\", \"b\"].");
             }
 
             result.Add(pair.Value);
@@ -254,7 +278,8 @@ internal static class BpeVocabularyReader
             if (entry.Value.ValueKind != JsonValueKind.Number || !entry.Value.TryGetInt32(out int id) || id < 0)
             {
                 throw new InvalidDataException(
-                    $"'{path}': the id of \"{Excerpt(entry.Name)}\" in {what} is {Excerpt(entry.Value.GetRawText())}; expected an integer ≥ 0.");
+                    $"'{path}': the id of \"{Excerpt(entry.Name)}\" in {what} is " +
+                    $"{Excerpt(entry.Value.GetRawText())}; expected an integer ≥ 0.");
             }
 
             // Ids identify symbols during BPE, so two tokens sharing one would merge as if they were the same symbol.

@@ -68,7 +68,9 @@ internal static class ClipTextCleaner
         return text.AsSpan(start, end - start);
     }
 
-    /// <summary>Replaces each run of regex <c>\s</c> (White_Space) with one space and lowercases like <c>str.lower()</c>.</summary>
+    /// <summary>
+    /// Replaces each run of regex <c>\s</c> (White_Space) with one space and lowercases like <c>str.lower()</c>.
+    /// </summary>
     /// <param name="text">Text without unpaired surrogates.</param>
     /// <param name="destination">At least twice as long as <paramref name="text"/>.</param>
     /// <returns>The number of characters written.</returns>

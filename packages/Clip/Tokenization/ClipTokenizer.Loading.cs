@@ -14,6 +14,7 @@ public sealed partial class ClipTokenizer
     /// <param name="options">Tokenizer settings; <see cref="ClipTokenizerOptions.Default"/> when null.</param>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
     /// <exception cref="InvalidDataException">The file is not a merges file; the message names it.</exception>
+    /// <exception cref="PlatformNotSupportedException">Text fixes are on in globalization-invariant mode.</exception>
     public static ClipTokenizer FromBpeMergesFile(string path, ClipTokenizerOptions? options = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
@@ -29,6 +30,7 @@ public sealed partial class ClipTokenizer
     /// <param name="options">Tokenizer settings; <see cref="ClipTokenizerOptions.Default"/> when null.</param>
     /// <exception cref="FileNotFoundException">A file does not exist.</exception>
     /// <exception cref="InvalidDataException">A file is malformed or the two do not match; the message names them.</exception>
+    /// <exception cref="PlatformNotSupportedException">Text fixes are on in globalization-invariant mode.</exception>
     public static ClipTokenizer FromVocabAndMerges(string vocabJsonPath, string mergesTxtPath,
         ClipTokenizerOptions? options = null)
     {
@@ -46,6 +48,7 @@ public sealed partial class ClipTokenizer
     /// <param name="options">Tokenizer settings; <see cref="ClipTokenizerOptions.Default"/> when null.</param>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
     /// <exception cref="InvalidDataException">The file is not a CLIP BPE tokenizer.json; the message names it.</exception>
+    /// <exception cref="PlatformNotSupportedException">Text fixes are on in globalization-invariant mode.</exception>
     public static ClipTokenizer FromHuggingFaceTokenizerJson(string path, ClipTokenizerOptions? options = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
@@ -64,6 +67,7 @@ public sealed partial class ClipTokenizer
     /// <exception cref="DirectoryNotFoundException">The directory does not exist.</exception>
     /// <exception cref="FileNotFoundException">None of the files exists.</exception>
     /// <exception cref="InvalidDataException">The chosen file is malformed; the message names it.</exception>
+    /// <exception cref="PlatformNotSupportedException">Text fixes are on in globalization-invariant mode.</exception>
     public static ClipTokenizer FromDirectory(string directory, ClipTokenizerOptions? options = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(directory);

@@ -11,7 +11,8 @@ namespace Truss.Clip.Tests.Clip.Tokenization;
 public sealed class ClipPreTokenizerTests
 {
     [TestCase("don't", new[] { "don", "'t" })]
-    [TestCase("i'm it's they're we've you'll he'd", new[] { "i", "'m", "it", "'s", "they", "'re", "we", "'ve", "you", "'ll", "he", "'d" })]
+    [TestCase("i'm it's they're we've you'll he'd",
+        new[] { "i", "'m", "it", "'s", "they", "'re", "we", "'ve", "you", "'ll", "he", "'d" })]
     [TestCase("x'sy", new[] { "x", "'s", "y" })]
     [TestCase("'la", new[] { "'", "la" })]
     [TestCase("it'ſ", new[] { "it", "'ſ" })]
@@ -27,7 +28,8 @@ public sealed class ClipPreTokenizerTests
         Assert.That(Split(text), Is.EqualTo(expected));
     }
 
-    [TestCase("hello, world!!! (test) -- foo_bar/baz?", new[] { "hello", ",", "world", "!!!", "(", "test", ")", "--", "foo", "_", "bar", "/", "baz", "?" })]
+    [TestCase("hello, world!!! (test) -- foo_bar/baz?",
+        new[] { "hello", ",", "world", "!!!", "(", "test", ")", "--", "foo", "_", "bar", "/", "baz", "?" })]
     [TestCase("3.14", new[] { "3", ".", "1", "4" })]
     [TestCase("ⅷ²½١", new[] { "ⅷ", "²", "½", "١" })]
     public void Split_DigitsAndPunctuation_DigitsAloneAndPunctuationInRuns(string text, string[] expected)

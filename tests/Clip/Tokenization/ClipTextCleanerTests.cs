@@ -59,6 +59,8 @@ public sealed class ClipTextCleanerTests
     [TestCase(false)]
     public void Clean_UnpairedSurrogates_BecomeReplacementCharacters(bool applyTextFixes)
     {
-        Assert.That(ClipTextCleaner.Clean("a\uD800b\uDC00c\uD83D\uDC36", applyTextFixes), Is.EqualTo("a\uFFFDb\uFFFDc\uD83D\uDC36"));
+        string cleaned = ClipTextCleaner.Clean("a\uD800b\uDC00c\uD83D\uDC36", applyTextFixes);
+
+        Assert.That(cleaned, Is.EqualTo("a\uFFFDb\uFFFDc\uD83D\uDC36"));
     }
 }

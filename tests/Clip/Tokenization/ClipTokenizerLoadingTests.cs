@@ -27,9 +27,9 @@ public sealed class ClipTokenizerLoadingTests
         (string vocabJson, string mergesTxt) = TinyVocabulary.WriteVocabAndMerges(_directory);
         ClipTokenizer vocabAndMerges = ClipTokenizer.FromVocabAndMerges(vocabJson, mergesTxt);
         ClipTokenizer tokenizerJson = ClipTokenizer.FromHuggingFaceTokenizerJson(
-            TinyVocabulary.WriteTokenizerJson(Directory.CreateDirectory(Path.Combine(_directory, "strings")).FullName, mergesAsPairs: false));
+            TinyVocabulary.WriteTokenizerJson(Subdirectory("strings"), mergesAsPairs: false));
         ClipTokenizer tokenizerJsonPairs = ClipTokenizer.FromHuggingFaceTokenizerJson(
-            TinyVocabulary.WriteTokenizerJson(Directory.CreateDirectory(Path.Combine(_directory, "pairs")).FullName, mergesAsPairs: true));
+            TinyVocabulary.WriteTokenizerJson(Subdirectory("pairs"), mergesAsPairs: true));
 
         using (Assert.EnterMultipleScope())
         {
@@ -149,7 +149,8 @@ public sealed class ClipTokenizerLoadingTests
     public void FromVocabAndMerges_MergesWithoutVersionHeader_UsesEveryLine()
     {
         (string vocabJson, _) = TinyVocabulary.WriteVocabAndMerges(_directory);
-        string mergesTxt = WriteText("headerless.txt", TinyVocabulary.MergesFile[(TinyVocabulary.MergesFile.IndexOf('\n') + 1)..]);
+        string headerless = TinyVocabulary.MergesFile[(TinyVocabulary.MergesFile.IndexOf('\n') + 1)..];
+        string mergesTxt = WriteText("headerless.txt", headerless);
 
         ClipTokenizer tokenizer = ClipTokenizer.FromVocabAndMerges(vocabJson, mergesTxt);
 
@@ -317,6 +318,8 @@ public sealed class ClipTokenizerLoadingTests
         Assert.That(() => ClipTokenizer.FromDirectory(Path.Combine(_directory, "absent")),
             Throws.TypeOf<DirectoryNotFoundException>());
     }
+
+    private string Subdirectory(string name) => Directory.CreateDirectory(Path.Combine(_directory, name)).FullName;
 
     private string WriteText(string name, string content)
     {

@@ -22,7 +22,8 @@ public sealed class ClipTokenizerReferenceTests
 
     // What the original's bpe() gives for case 18's text once the special-token alternatives are removed from its
     // regex: "<|", "startoftext", "|>", "hello", "<|", "endoftext", "|>" as ordinary pieces.
-    private static readonly int[] SpecialTokenLiteralAsText = [27, 347, 993, 6659, 4160, 91, 285, 3306, 27, 347, 40786, 4160, 91, 285];
+    private static readonly int[] SpecialTokenLiteralAsText =
+        [27, 347, 993, 6659, 4160, 91, 285, 3306, 27, 347, 40786, 4160, 91, 285];
 
     private static readonly Lazy<ClipTokenizer> WithTextFixes =
         new(() => ClipTokenizer.FromBpeMergesFile(ReferenceData.VocabularyPath));
@@ -120,7 +121,8 @@ public sealed class ClipTokenizerReferenceTests
         }
     }
 
-    [TestCase("ΟΔΟΣ ΣΟΦΟΣ", new[] { 138, 123, 138, 112, 138, 123, 139, 480, 139, 225, 138, 123, 139, 228, 138, 123, 139, 480 },
+    [TestCase("ΟΔΟΣ ΣΟΦΟΣ",
+        new[] { 138, 123, 138, 112, 138, 123, 139, 480, 139, 225, 138, 123, 139, 228, 138, 123, 139, 480 },
         TestName = "EncodeContent_FinalCapitalSigma_LowersToFinalSigmaLikePython")]
     [TestCase("ΑΣ.Β", new[] { 138, 109, 139, 481, 269, 138, 366 },
         TestName = "EncodeContent_SigmaBeforeCaseIgnorableThenLetter_LowersToMedialSigma")]
@@ -153,7 +155,8 @@ public sealed class ClipTokenizerReferenceTests
         ReferenceData.RequireSharedDirectory();
         ReferenceBpe reference = ReferenceBpe.FromOriginalMergesFile(ReferenceData.VocabularyPath);
         var random = new Random(20240611);
-        string[] alphabets = ["etaoinshrdlucmfwypvbgkjqxz", "éèàçñüößøåæ", "абвгдежзиклмнопрст", "的一是不了人我在有他这", "!?.,;:-_()[]{}#@$%"];
+        string[] alphabets =
+            ["etaoinshrdlucmfwypvbgkjqxz", "éèàçñüößøåæ", "абвгдежзиклмнопрст", "的一是不了人我在有他这", "!?.,;:-_()[]{}#@$%"];
 
         using (Assert.EnterMultipleScope())
         {

@@ -135,7 +135,10 @@ public sealed class ClipTokenizerTests
     {
         // "ell" is two ids; only the first fits before the end id.
         Assert.That(_tokenizer.Encode("cat ell", 4),
-            Is.EqualTo(new[] { TinyVocabulary.StartOfTextId, TinyVocabulary.Cat, TinyVocabulary.Char('e'), TinyVocabulary.EndOfTextId }));
+            Is.EqualTo(new[]
+            {
+                TinyVocabulary.StartOfTextId, TinyVocabulary.Cat, TinyVocabulary.Char('e'), TinyVocabulary.EndOfTextId,
+            }));
     }
 
     [Test]
@@ -170,7 +173,8 @@ public sealed class ClipTokenizerTests
     [Test]
     public void Encode_ContextOfTwo_WritesStartAndEndOnly()
     {
-        Assert.That(_tokenizer.Encode("hello", 2), Is.EqualTo(new[] { TinyVocabulary.StartOfTextId, TinyVocabulary.EndOfTextId }));
+        Assert.That(_tokenizer.Encode("hello", 2),
+            Is.EqualTo(new[] { TinyVocabulary.StartOfTextId, TinyVocabulary.EndOfTextId }));
     }
 
     [Test]
