@@ -1,24 +1,26 @@
 namespace Truss.Server;
 
 /// <summary>
-/// The caller sent something the model cannot use (missing field, wrong type, bad image). Answered with a 4xx
-/// status and the message as-is, with error code 700 (client error), so the message must never carry internals.
+/// The caller sent something the model cannot use (missing field, wrong type, bad image), or pointed it at an image
+/// URL that could not be fetched. Answered with the given status (4xx; 502 or 504 for an unreachable or slow URL the
+/// caller supplied) and the message as-is, with error code 700 (client error), so the message must never carry
+/// internals.
 /// </summary>
 public class ModelInputException : Exception
 {
-    /// <summary>Creates a client error with HTTP status <paramref name="statusCode"/> (default 400).</summary>
+    /// <summary>Creates a caller error with HTTP status <paramref name="statusCode"/> (default 400).</summary>
     public ModelInputException(string message, int statusCode = 400, Exception? innerException = null)
         : base(message, innerException)
     {
-        if (statusCode is < 400 or > 499)
+        if (statusCode is (< 400 or > 499) and not (502 or 504))
         {
-            throw new ArgumentOutOfRangeException(nameof(statusCode), statusCode, "A client error status is 4xx.");
+            throw new ArgumentOutOfRangeException(nameof(statusCode), statusCode, "A caller error is 4xx, 502 or 504.");
         }
 
         StatusCode = statusCode;
     }
 
-    /// <summary>The 4xx status to answer with.</summary>
+    /// <summary>The status to answer with.</summary>
     public int StatusCode { get; }
 }
 

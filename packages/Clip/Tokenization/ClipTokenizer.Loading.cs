@@ -57,7 +57,8 @@ public sealed partial class ClipTokenizer
 
     /// <summary>
     /// Loads the tokenizer files of a model directory, taking the first that exists of:
-    /// <c>bpe_simple_vocab_16e6.txt.gz</c>, <c>bpe_simple_vocab_16e6.txt</c>, <c>tokenizer.json</c>, and
+    /// <c>bpe_simple_vocab_16e6.txt.gz</c>, <c>bpe_simple_vocab_16e6.txt</c>, <c>bpe_simple_vocab.txt(.gz)</c> (the
+    /// same format under a neutral name, as our own small models ship it), <c>tokenizer.json</c>, and
     /// <c>vocab.json</c> with <c>merges.txt</c>. The original merges file comes first because it is the file the
     /// reference ids were produced from and carries no ids that could disagree; Hugging Face directories hold the other
     /// files, which describe the same vocabulary.
@@ -76,7 +77,7 @@ public sealed partial class ClipTokenizer
             throw new DirectoryNotFoundException($"The tokenizer directory '{directory}' does not exist.");
         }
 
-        foreach (string name in (ReadOnlySpan<string>)[OriginalMergesFileName, "bpe_simple_vocab_16e6.txt"])
+        foreach (string name in (ReadOnlySpan<string>)[OriginalMergesFileName, "bpe_simple_vocab_16e6.txt", "bpe_simple_vocab.txt.gz", "bpe_simple_vocab.txt"])
         {
             string path = Path.Combine(directory, name);
             if (File.Exists(path))
@@ -99,7 +100,7 @@ public sealed partial class ClipTokenizer
         }
 
         throw new FileNotFoundException(
-            $"No CLIP tokenizer files in '{directory}': expected {OriginalMergesFileName}, bpe_simple_vocab_16e6.txt, " +
+            $"No CLIP tokenizer files in '{directory}': expected {OriginalMergesFileName}, bpe_simple_vocab_16e6.txt, bpe_simple_vocab.txt, " +
             "tokenizer.json, or vocab.json together with merges.txt.");
     }
 }

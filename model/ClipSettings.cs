@@ -1,0 +1,135 @@
+using Clip;
+using Clip.Imaging;
+using Clip.Inference;
+using Clip.Tokenization;
+using Truss.Server.Configuration;
+
+namespace Truss.Clip;
+
+/// <summary>
+/// Maps <c>model_metadata.clip</c> in config.yaml (see README, "Configuration") to the engine's options and this
+/// model's request limits. Every value is validated here, once, with errors that name the key.
+/// </summary>
+internal sealed record ClipSettings(ClipEngineOptions Engine, RequestLimits Limits, ImageFetchOptions Fetch)
+{
+    /// <summary>The model folder when config.yaml names none: the embedded model.</summary>
+    public const string DefaultModelDirectory = "data/tiny-clip";
+
+    /// <summary>Environment variable that overrides <c>model_metadata.clip.model_dir</c>.</summary>
+    public const string ModelDirectoryVariable = "CLIP_MODEL_DIR";
+
+    /// <summary>
+    /// Reads the settings. The model folder is, in order: <paramref name="modelDirectoryOverride"/> (<c>--model-dir</c>),
+    /// <c>$CLIP_MODEL_DIR</c>, <c>model_metadata.clip.model_dir</c> (relative to the Truss folder), the embedded model.
+    /// </summary>
+    public static ClipSettings From(TrussConfig config, string? modelDirectoryOverride, Func<string, string?> environment)
+    {
+        var clip = config.ModelMetadata.GetSection("clip");
+        var modelDirectory = FirstNonEmpty(modelDirectoryOverride, environment(ModelDirectoryVariable)) is { } fromCaller
+            ? Path.GetFullPath(fromCaller)
+            : Path.GetFullPath(clip.GetString("model_dir", DefaultModelDirectory)!, config.Directory);
+
+        var execution = clip.GetSection("execution");
+        var device = execution.GetChoice("device", "auto", "auto", "cpu", "cuda");
+        var layout = clip.GetChoice("layout", "auto", "auto", "split", "immich", "combined");
+        var image = clip.GetSection("image");
+        var limits = clip.GetSection("limits");
+        var fetch = clip.GetSection("fetch");
+
+        try
+        {
+            var engine = new ClipEngineOptions
+            {
+                Model = new ClipModelOptions
+                {
+                    ModelDirectory = modelDirectory,
+                    Layout = layout switch
+                    {
+                        "split" => ClipModelLayout.Split,
+                        "immich" => ClipModelLayout.Immich,
+                        "combined" => ClipModelLayout.Combined,
+                        _ => null,
+                    },
+                    ModelFileVariant = clip.GetString("model_variant"),
+                    UseCuda = device == "cuda" || (device == "auto" && config.UseGpu),
+                    CudaDeviceId = execution.GetInt32("cuda_device_id", 0, min: 0),
+                    IntraOpThreads = execution.GetInt32("intra_op_threads", 0, min: 0, max: 1024),
+                    InterOpThreads = execution.GetInt32("inter_op_threads", 0, min: 0, max: 1024),
+                },
+                TokenizerPath = clip.GetString("tokenizer") is { } tokenizer ? Path.GetFullPath(tokenizer, config.Directory) : null,
+                Tokenizer = new ClipTokenizerOptions { ApplyTextFixes = clip.GetBoolean("text_fixes", true) },
+                LogitScale = (float)clip.GetDouble("logit_scale", 100, min: 1e-3, max: 1e4),
+                PromptTemplates = clip.GetStringList("prompt_templates") ?? [],
+                LabelCacheCapacity = clip.GetInt32("label_cache_size", 10_000, min: 0),
+                Decode = new ImageDecodeOptions(
+                    maxPixels: image.GetInt64("max_pixels", ImageDecodeOptions.DefaultMaxPixels, min: 1),
+                    applyExifOrientation: image.GetBoolean("exif_transpose", true),
+                    alphaMode: image.GetChoice("alpha", "black", "black", "drop", "white") switch
+                    {
+                        "drop" => AlphaMode.Drop,
+                        "white" => AlphaMode.White,
+                        _ => AlphaMode.Black,
+                    }),
+                Preprocess = new PreprocessOverrides
+                {
+                    Size = image.Has("size") ? image.GetInt32("size", 224, min: 1, max: 4096) : null,
+                    ResizeMode = image.Has("resize_mode")
+                        ? image.GetChoice("resize_mode", "shortest", "shortest", "squash") == "squash" ? ResizeMode.Squash : ResizeMode.Shortest
+                        : null,
+                    Interpolation = image.Has("interpolation")
+                        ? image.GetChoice("interpolation", "bicubic", "bicubic", "bilinear") == "bilinear" ? ResampleFilter.Bilinear : ResampleFilter.Bicubic
+                        : null,
+                    CropRounding = image.GetChoice("crop_rounding", "round_half_even", "round_half_even", "floor") == "floor"
+                        ? CropRounding.Floor
+                        : CropRounding.RoundHalfEven,
+                    Mean = ToFloats(image.GetDoubleList("mean", requiredCount: 3)),
+                    Std = ToFloats(image.GetDoubleList("std", requiredCount: 3)),
+                },
+            };
+
+            return new ClipSettings(
+                engine,
+                new RequestLimits(
+                    MaxLabels: limits.GetInt32("max_labels", 1000, min: 1),
+                    MaxLabelLength: limits.GetInt32("max_label_length", 1000, min: 1)),
+                new ImageFetchOptions(
+                    Timeout: TimeSpan.FromSeconds(fetch.GetDouble("timeout_seconds", 10, min: 0.1, max: 600)),
+                    MaxBytes: fetch.GetInt64("max_bytes", 20L * 1024 * 1024, min: 1),
+                    MaxRedirects: fetch.GetInt32("max_redirects", 3, min: 0, max: 20)));
+        }
+        catch (ArgumentException e)
+        {
+            // The engine's own option checks (e.g. a template without {}); say which section they came from.
+            throw new TrussConfigException($"config.yaml: model_metadata.clip: {e.Message}", e);
+        }
+    }
+
+    private static string? FirstNonEmpty(params string?[] values)
+    {
+        foreach (var value in values)
+        {
+            if (!string.IsNullOrWhiteSpace(value))
+            {
+                return value;
+            }
+        }
+
+        return null;
+    }
+
+    private static float[]? ToFloats(double[]? values)
+    {
+        if (values is null)
+        {
+            return null;
+        }
+
+        var floats = new float[values.Length];
+        for (var i = 0; i < values.Length; i++)
+        {
+            floats[i] = (float)values[i];
+        }
+
+        return floats;
+    }
+}

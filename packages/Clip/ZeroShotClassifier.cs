@@ -1,0 +1,275 @@
+using System.Buffers;
+using Clip.Embeddings;
+using Clip.Imaging;
+using Clip.Inference;
+using Clip.Tokenization;
+using Microsoft.Extensions.Logging;
+
+namespace Clip;
+
+/// <summary>
+/// The CLIP engine's facade: decoded images and label texts in, zero-shot probabilities (or embeddings) out.
+/// Composes the tokenizer, the Pillow-exact preprocessor, the two ONNX towers and the label-embedding cache.
+/// Created once at load; every method is thread-safe.
+/// </summary>
+public sealed class ZeroShotClassifier : IDisposable
+{
+    private readonly ClipModel _model;
+    private readonly ClipTokenizer _tokenizer;
+    private readonly ClipPreprocessor _preprocessor;
+    private readonly LabelEmbeddingCache _labelCache;
+    private readonly string _modelId;
+    private long _textRowsEncoded;
+
+    private ZeroShotClassifier(ClipEngineOptions options, ClipModel model, ClipTokenizer tokenizer, ClipPreprocessor preprocessor)
+    {
+        Options = options;
+        _model = model;
+        _tokenizer = tokenizer;
+        _preprocessor = preprocessor;
+        _labelCache = new LabelEmbeddingCache(options.LabelCacheCapacity);
+        _modelId = model.Descriptor.ModelDirectory + "#" + model.Descriptor.Layout;
+        Decoder = new ImageDecoder(options.Decode);
+    }
+
+    /// <summary>The options this engine was loaded with.</summary>
+    public ClipEngineOptions Options { get; }
+
+    /// <summary>What load discovered about the model (layout, tensor names, sizes, provider).</summary>
+    public ClipModelDescriptor Descriptor => _model.Descriptor;
+
+    /// <summary>The preprocessing actually applied (sidecars merged with overrides).</summary>
+    public ClipPreprocessOptions Preprocessing => _preprocessor.Options;
+
+    /// <summary>The tokenizer (thread-safe).</summary>
+    public ClipTokenizer Tokenizer => _tokenizer;
+
+    /// <summary>The decoder for encoded images, with the configured limits.</summary>
+    public ImageDecoder Decoder { get; }
+
+    /// <summary>Label-cache statistics.</summary>
+    public LabelEmbeddingCache LabelCache => _labelCache;
+
+    /// <summary>Text-encoder rows run so far (each cache miss is one).</summary>
+    public long TextRowsEncoded => Interlocked.Read(ref _textRowsEncoded);
+
+    /// <summary>Embedding width shared by both towers.</summary>
+    public int EmbeddingDim => _model.Descriptor.EmbeddingDim;
+
+    /// <summary>Loads the model, tokenizer and preprocessing; throws <see cref="ClipModelException"/> with a clear message on failure.</summary>
+    public static ZeroShotClassifier Load(ClipEngineOptions options, ILoggerFactory loggerFactory)
+    {
+        var logger = loggerFactory.CreateLogger<ZeroShotClassifier>();
+        var model = ClipModel.Load(options.Model, loggerFactory.CreateLogger<ClipModel>());
+        try
+        {
+            var tokenizer = LoadTokenizer(options, model.Descriptor);
+            var preprocess = MergePreprocessing(options.Preprocess, model.Descriptor, logger);
+            if (preprocess.Size != model.Descriptor.ImageSize)
+            {
+                throw new ClipModelException(
+                    $"The image size {preprocess.Size} does not match the image tower's input size {model.Descriptor.ImageSize} ({model.Descriptor.Image.ModelPath}).");
+            }
+
+            logger.LogInformation(
+                "Loaded CLIP model {ModelDirectory}: layout {Layout}, embedding dim {EmbeddingDim}, image {ImageSize}px, context {ContextLength}, vocabulary {VocabularySize}, provider {Provider}",
+                model.Descriptor.ModelDirectory, model.Descriptor.Layout, model.Descriptor.EmbeddingDim, preprocess.Size,
+                model.Descriptor.ContextLength, tokenizer.VocabularySize, model.Descriptor.Image.ExecutionProvider);
+            return new ZeroShotClassifier(options, model, tokenizer, new ClipPreprocessor(preprocess));
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Zero-shot probabilities: one array per image, one probability per label in label order, summing to 1.
+    /// <paramref name="templates"/> overrides <see cref="ClipEngineOptions.PromptTemplates"/> for this call.
+    /// </summary>
+    public float[][] Classify(IReadOnlyList<RgbImage> images, IReadOnlyList<string> labels, IReadOnlyList<string>? templates = null)
+    {
+        ArgumentOutOfRangeException.ThrowIfZero(labels.Count);
+        var dim = EmbeddingDim;
+        var labelEmbeddings = ArrayPool<float>.Shared.Rent(labels.Count * dim);
+        var imageEmbeddings = ArrayPool<float>.Shared.Rent(images.Count * dim);
+        try
+        {
+            EmbedLabels(labels, templates ?? Options.PromptTemplates, labelEmbeddings.AsSpan(0, labels.Count * dim));
+            EmbedImages(images, imageEmbeddings.AsSpan(0, images.Count * dim));
+            var results = new float[images.Count][];
+            for (var i = 0; i < images.Count; i++)
+            {
+                results[i] = new float[labels.Count];
+                Similarity.ZeroShotProbabilities(
+                    imageEmbeddings.AsSpan(i * dim, dim), labelEmbeddings.AsSpan(0, labels.Count * dim), Options.LogitScale, results[i]);
+            }
+
+            return results;
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(labelEmbeddings);
+            ArrayPool<float>.Shared.Return(imageEmbeddings);
+        }
+    }
+
+    /// <summary>L2-normalized image embeddings, row-major [images, dim], into <paramref name="destination"/>.</summary>
+    public void EmbedImages(IReadOnlyList<RgbImage> images, Span<float> destination)
+    {
+        var dim = EmbeddingDim;
+        if (destination.Length != images.Count * dim)
+        {
+            throw new ArgumentException($"Expected room for {images.Count} × {dim} floats, got {destination.Length}.", nameof(destination));
+        }
+
+        if (images.Count == 0)
+        {
+            return;
+        }
+
+        var tensorLength = _preprocessor.TensorLength;
+        var pixels = ArrayPool<float>.Shared.Rent(images.Count * tensorLength);
+        try
+        {
+            for (var i = 0; i < images.Count; i++)
+            {
+                _preprocessor.Preprocess(images[i], pixels.AsSpan(i * tensorLength, tensorLength));
+            }
+
+            _model.ImageEncoder.Encode(pixels.AsSpan(0, images.Count * tensorLength), images.Count, destination);
+            NormalizeRows(destination, dim);
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(pixels);
+        }
+    }
+
+    /// <summary>
+    /// L2-normalized label embeddings, row-major [labels, dim]: each label placed into every template, the template
+    /// embeddings ensembled, served from the label cache when possible.
+    /// </summary>
+    public void EmbedLabels(IReadOnlyList<string> labels, IReadOnlyList<string> templates, Span<float> destination)
+    {
+        var dim = EmbeddingDim;
+        var perLabel = Math.Max(1, templates.Count);
+        var prompts = new string[labels.Count * perLabel];
+        for (var i = 0; i < labels.Count; i++)
+        {
+            for (var t = 0; t < perLabel; t++)
+            {
+                prompts[(i * perLabel) + t] = templates.Count == 0 ? labels[i] : templates[t].Replace("{}", labels[i], StringComparison.Ordinal);
+            }
+        }
+
+        var embeddings = _labelCache.GetOrCompute(_modelId, prompts, EmbedTextsUncached);
+        var scratch = perLabel == 1 ? null : new float[perLabel * dim];
+        for (var i = 0; i < labels.Count; i++)
+        {
+            var row = destination.Slice(i * dim, dim);
+            if (scratch is null)
+            {
+                embeddings[i].CopyTo(row);
+                continue;
+            }
+
+            for (var t = 0; t < perLabel; t++)
+            {
+                embeddings[(i * perLabel) + t].CopyTo(scratch.AsSpan(t * dim, dim));
+            }
+
+            Similarity.EnsembleMean(scratch, perLabel, row);
+        }
+    }
+
+    /// <summary>L2-normalized embeddings of <paramref name="texts"/> (no cache, no templates).</summary>
+    public float[][] EmbedTextsUncached(IReadOnlyList<string> texts)
+    {
+        var dim = EmbeddingDim;
+        var contextLength = _model.Descriptor.ContextLength;
+        var ids = new int[texts.Count][];
+        for (var i = 0; i < texts.Count; i++)
+        {
+            ids[i] = _tokenizer.Encode(texts[i], contextLength);
+        }
+
+        var flat = ArrayPool<float>.Shared.Rent(texts.Count * dim);
+        try
+        {
+            var span = flat.AsSpan(0, texts.Count * dim);
+            _model.TextEncoder.Encode(ids, span);
+            Interlocked.Add(ref _textRowsEncoded, texts.Count);
+            var rows = new float[texts.Count][];
+            for (var i = 0; i < texts.Count; i++)
+            {
+                rows[i] = span.Slice(i * dim, dim).ToArray();
+                Similarity.Normalize(rows[i]);
+            }
+
+            return rows;
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(flat);
+        }
+    }
+
+    public void Dispose() => _model.Dispose();
+
+    private static void NormalizeRows(Span<float> rows, int dim)
+    {
+        for (var offset = 0; offset < rows.Length; offset += dim)
+        {
+            Similarity.Normalize(rows.Slice(offset, dim));
+        }
+    }
+
+    private static ClipTokenizer LoadTokenizer(ClipEngineOptions options, ClipModelDescriptor descriptor)
+    {
+        // Immich keeps the tokenizer beside the text tower, in textual/.
+        var textual = Path.Combine(descriptor.ModelDirectory, "textual");
+        var path = options.TokenizerPath
+            ?? (descriptor.Layout == ClipModelLayout.Immich && Directory.Exists(textual) ? textual : descriptor.ModelDirectory);
+        ClipTokenizer tokenizer;
+        try
+        {
+            tokenizer = Directory.Exists(path)
+                ? ClipTokenizer.FromDirectory(path, options.Tokenizer)
+                : path.EndsWith(".json", StringComparison.OrdinalIgnoreCase)
+                    ? ClipTokenizer.FromHuggingFaceTokenizerJson(path, options.Tokenizer)
+                    : ClipTokenizer.FromBpeMergesFile(path, options.Tokenizer);
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
+        {
+            throw new ClipModelException($"Could not load the tokenizer from '{path}': {e.Message}", e);
+        }
+
+        if (descriptor.VocabSize is { } modelVocabulary && tokenizer.VocabularySize > modelVocabulary)
+        {
+            throw new ClipModelException(
+                $"The tokenizer at '{path}' has {tokenizer.VocabularySize} tokens but the text tower's vocabulary is {modelVocabulary}; they do not belong together.");
+        }
+
+        return tokenizer;
+    }
+
+    private static ClipPreprocessOptions MergePreprocessing(PreprocessOverrides overrides, ClipModelDescriptor descriptor, ILogger logger)
+    {
+        if (overrides.Size is null && descriptor.ResizeSize != descriptor.ImageSize)
+        {
+            logger.LogWarning(
+                "The model resizes to {ResizeSize}px and crops {ImageSize}px; this engine resizes the shortest side straight to the crop size",
+                descriptor.ResizeSize, descriptor.ImageSize);
+        }
+
+        return new ClipPreprocessOptions(
+            size: overrides.Size ?? descriptor.ImageSize,
+            resizeMode: overrides.ResizeMode ?? (descriptor.ResizeMode == ImageResizeMode.Squash ? ResizeMode.Squash : ResizeMode.Shortest),
+            interpolation: overrides.Interpolation ?? (descriptor.Interpolation == ImageInterpolation.Bilinear ? ResampleFilter.Bilinear : ResampleFilter.Bicubic),
+            cropRounding: overrides.CropRounding,
+            mean: overrides.Mean ?? descriptor.ImageMean,
+            std: overrides.Std ?? descriptor.ImageStd);
+    }
+}
