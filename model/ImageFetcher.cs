@@ -50,6 +50,16 @@ internal sealed class ImageFetcher : IDisposable
                     $"Could not fetch `image_url`: the server answered {(int)response.StatusCode} {response.ReasonPhrase}.", 502);
             }
 
+            // Servers label images loosely (octet-stream, no type at all), but a declared non-image type such as an
+            // HTML error page is rejected before any byte of it is decoded.
+            var mediaType = response.Content.Headers.ContentType?.MediaType;
+            if (mediaType is not null && !mediaType.StartsWith("image/", StringComparison.OrdinalIgnoreCase) &&
+                !mediaType.Equals("application/octet-stream", StringComparison.OrdinalIgnoreCase) &&
+                !mediaType.Equals("binary/octet-stream", StringComparison.OrdinalIgnoreCase))
+            {
+                throw new ModelInputException($"`image_url` answered with Content-Type {mediaType}, which is not an image.", 415);
+            }
+
             if (response.Content.Headers.ContentLength > _options.MaxBytes)
             {
                 throw TooLarge();

@@ -44,7 +44,7 @@ internal static class PixelArray
             {
                 if (rows[y] is not List<object?> row || row.Count != width)
                 {
-                    throw Invalid($"rows must all have {width} pixels; image[{y}] {Describe(rows[y])}");
+                    throw Invalid($"rows must all have {width} pixels; image[{y}] is {Describe(rows[y])}");
                 }
 
                 for (var x = 0; x < width; x++)
@@ -57,7 +57,7 @@ internal static class PixelArray
 
                     if (row[x] is not List<object?> pixel || pixel.Count != channels)
                     {
-                        throw Invalid($"pixels must all have {channels} channels; image[{y}][{x}] {Describe(row[x])}");
+                        throw Invalid($"pixels must all have {channels} channels; image[{y}][{x}] is {Describe(row[x])}");
                     }
 
                     for (var c = 0; c < channels; c++)
@@ -92,8 +92,8 @@ internal static class PixelArray
     private static string Describe(object? value) => value switch
     {
         null => "null",
-        List<object?> list => $"is a list of {list.Count}",
-        string => "is a string",
+        List<object?> list => $"a list of {list.Count}",
+        string => "a string",
         bool b => b ? "true" : "false",
         double d => d.ToString(System.Globalization.CultureInfo.InvariantCulture),
         _ => Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture) ?? "?",
