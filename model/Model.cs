@@ -43,9 +43,12 @@ public sealed class Model : ITrussModel, IDisposable
     {
         var classifier = _classifier ?? throw new InvalidOperationException("Predict before Load; this is a bug.");
         var request = PredictRequest.Parse(input, _settings.Limits);
-        using var image = request.ImageUrl is { } url
-            ? Decode(classifier, await _fetcher.FetchAsync(url, cancellationToken))
-            : PixelArray.ToImage(request.PixelArray, classifier.Decoder.Options.MaxPixels, classifier.Decoder.Options.AlphaMode);
+        using var image = request switch
+        {
+            { ImageUrl: { } url } => Decode(classifier, await _fetcher.FetchAsync(url, cancellationToken), "image_url"),
+            { ImageBytes: { } bytes } => Decode(classifier, bytes, "image_base64"),
+            _ => PixelArray.ToImage(request.PixelArray, classifier.Decoder.Options.MaxPixels, classifier.Decoder.Options.AlphaMode),
+        };
         cancellationToken.ThrowIfCancellationRequested();
         return PredictResponse.Create(request.Labels, classifier.Classify([image], request.Labels));
     }
@@ -56,7 +59,7 @@ public sealed class Model : ITrussModel, IDisposable
         _fetcher.Dispose();
     }
 
-    private static RgbImage Decode(ZeroShotClassifier classifier, byte[] bytes)
+    private static RgbImage Decode(ZeroShotClassifier classifier, byte[] bytes, string field)
     {
         try
         {
@@ -70,7 +73,7 @@ public sealed class Model : ITrussModel, IDisposable
                 ImageDecodeError.UnknownFormat => 415,
                 _ => 400,
             };
-            throw new ModelInputException($"`image_url` is not a usable image: {e.Message}", status, e);
+            throw new ModelInputException($"`{field}` is not a usable image: {e.Message}", status, e);
         }
     }
 }

@@ -19,21 +19,59 @@ internal sealed record PredictRequest(IReadOnlyList<string> Labels, object? Pixe
         }
 
         var labels = ParseLabels(fields.GetValueOrDefault("labels"), limits);
-        var hasImage = fields.TryGetValue("image", out var image) && image is not null;
-        var hasUrl = fields.TryGetValue("image_url", out var url) && url is not null;
-        if (hasImage == hasUrl)
+        var image = fields.GetValueOrDefault("image");
+        var url = fields.GetValueOrDefault("image_url");
+        var base64 = fields.GetValueOrDefault("image_base64");
+        var sources = (image is null ? 0 : 1) + (url is null ? 0 : 1) + (base64 is null ? 0 : 1);
+        if (sources != 1)
         {
-            throw new ModelInputException(hasImage
-                ? "Send exactly one of `image` or `image_url`, not both."
-                : "Missing image: send `image` (an H×W×3 array of integers 0-255) or `image_url`.");
+            throw new ModelInputException(sources == 0
+                ? "Missing image: send `image` (an H×W×3 array of integers 0-255), `image_url` or `image_base64`."
+                : "Send exactly one of `image`, `image_url` or `image_base64`.");
         }
 
-        if (hasUrl && url is not string { Length: > 0 })
+        if (url is not null and not string { Length: > 0 })
         {
             throw new ModelInputException("`image_url` must be a non-empty string.");
         }
 
-        return new PredictRequest(labels, image, url as string);
+        return new PredictRequest(labels, image, url as string) { ImageBytes = base64 is null ? null : DecodeBase64(base64) };
+    }
+
+    /// <summary>Encoded image bytes from <c>image_base64</c> (raw base64 or a <c>data:image/...;base64,</c> URI).</summary>
+    public byte[]? ImageBytes { get; init; }
+
+    private static byte[] DecodeBase64(object value)
+    {
+        if (value is byte[] raw)
+        {
+            return raw; // msgpack mode carries the bytes themselves
+        }
+
+        if (value is not string { Length: > 0 } text)
+        {
+            throw new ModelInputException("`image_base64` must be a non-empty base64 string or a data: URI.");
+        }
+
+        if (text.StartsWith("data:", StringComparison.OrdinalIgnoreCase))
+        {
+            var comma = text.IndexOf(',');
+            if (comma < 0 || !text.AsSpan(0, comma).EndsWith(";base64", StringComparison.OrdinalIgnoreCase))
+            {
+                throw new ModelInputException("`image_base64` data URIs must be of the form data:image/<type>;base64,<data>.");
+            }
+
+            text = text[(comma + 1)..];
+        }
+
+        try
+        {
+            return Convert.FromBase64String(text);
+        }
+        catch (FormatException)
+        {
+            throw new ModelInputException("`image_base64` is not valid base64.");
+        }
     }
 
     private static string[] ParseLabels(object? value, RequestLimits limits)

@@ -72,9 +72,8 @@ public sealed class ZeroShotClassifier : IDisposable
             }
 
             logger.LogInformation(
-                "Loaded CLIP model {ModelDirectory}: layout {Layout}, embedding dim {EmbeddingDim}, image {ImageSize}px, context {ContextLength}, vocabulary {VocabularySize}, provider {Provider}",
-                model.Descriptor.ModelDirectory, model.Descriptor.Layout, model.Descriptor.EmbeddingDim, preprocess.Size,
-                model.Descriptor.ContextLength, tokenizer.VocabularySize, model.Descriptor.Image.ExecutionProvider);
+                "CLIP engine ready: tokenizer vocabulary {VocabularySize}, image {ImageSize}px {ResizeMode} {Interpolation}, logit scale {LogitScale}, {TemplateCount} prompt templates",
+                tokenizer.VocabularySize, preprocess.Size, preprocess.ResizeMode, preprocess.Interpolation, options.LogitScale, options.PromptTemplates.Count);
             return new ZeroShotClassifier(options, model, tokenizer, new ClipPreprocessor(preprocess));
         }
         catch

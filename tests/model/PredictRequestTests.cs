@@ -28,9 +28,18 @@ public class PredictRequestTests
     [TestCase("""{"labels": ["a", "b", "c", "d"], "image_url": "http://a/b"}""", 413, "`labels` has 4 entries; the limit is 3")]
     [TestCase("""{"labels": ["abcdefghijk"], "image_url": "http://a/b"}""", 413, "`labels[0]` has 11 characters; the limit is 10")]
     [TestCase("""{"labels": ["a"]}""", 400, "Missing image")]
-    [TestCase("""{"labels": ["a"], "image": [[[1,2,3]]], "image_url": "http://a/b"}""", 400, "Send exactly one of `image` or `image_url`")]
+    [TestCase("""{"labels": ["a"], "image": [[[1,2,3]]], "image_url": "http://a/b"}""", 400, "Send exactly one of `image`, `image_url` or `image_base64`")]
+    [TestCase("""{"labels": ["a"], "image_base64": "aGk=", "image_url": "http://a/b"}""", 400, "Send exactly one of")]
+    [TestCase("""{"labels": ["a"], "image_base64": "not base64!"}""", 400, "`image_base64` is not valid base64.")]
+    [TestCase("""{"labels": ["a"], "image_base64": "data:image/png,xyz"}""", 400, "`image_base64` data URIs must be")]
+    [TestCase("""{"labels": ["a"], "image_base64": 12}""", 400, "`image_base64` must be a non-empty base64 string")]
     [TestCase("""{"labels": ["a"], "image_url": 5}""", 400, "`image_url` must be a non-empty string.")]
     public void Parse_BadRequest_NamesFieldAndRule(string json, int status, string message) =>
         Assert.That(() => Parse(json), Throws.TypeOf<ModelInputException>()
             .With.Message.StartsWith(message).And.Property(nameof(ModelInputException.StatusCode)).EqualTo(status));
+
+    [TestCase("aGVsbG8=")]
+    [TestCase("data:image/png;base64,aGVsbG8=")]
+    public void Parse_ImageBase64_RawOrDataUri_Decodes(string value) =>
+        Assert.That(Parse($$"""{"labels": ["a"], "image_base64": "{{value}}"}""").ImageBytes, Is.EqualTo("hello"u8.ToArray()));
 }
