@@ -65,14 +65,22 @@ public static class TrussErrors
             return;
         }
 
-        await WriteErrorAsync(context, answer.StatusCode, answer.ErrorCode, answer.Message).ConfigureAwait(false);
+        // The rest of an oversized body was never read: closing tells the client not to reuse a connection that
+        // still carries it.
+        await WriteErrorAsync(context, answer.StatusCode, answer.ErrorCode, answer.Message,
+            closeConnection: exception is RequestBodyTooLargeException).ConfigureAwait(false);
     }
 
     /// <summary>Writes <c>{"error": message}</c> with the Baseten error headers.</summary>
-    public static Task WriteErrorAsync(HttpContext context, int statusCode, int errorCode, string message)
+    public static Task WriteErrorAsync(HttpContext context, int statusCode, int errorCode, string message, bool closeConnection = false)
     {
         var response = context.Response;
         response.Clear();
+        if (closeConnection)
+        {
+            response.Headers.Connection = "close";
+        }
+
         response.StatusCode = statusCode;
         response.ContentType = "application/json";
         response.Headers["X-BASETEN-ERROR-SOURCE"] = "04";
