@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Truss.Clip.Cli.Evaluation;
 using Truss.Server.CommandLine;
 
 namespace Truss.Clip.Cli;
@@ -21,6 +22,7 @@ internal static class TrussClipCommandLine
             ClipCommands.Tokenize(),
             ClipCommands.Preprocess(),
             ClipCommands.Predict(modelDirectory),
+            EvaluateCommand.Create(modelDirectory),
         };
     }
 }
