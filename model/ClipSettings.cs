@@ -92,10 +92,7 @@ internal sealed record ClipSettings(ClipEngineOptions Engine, RequestLimits Limi
                 new RequestLimits(
                     MaxLabels: limits.GetInt32("max_labels", 1000, min: 1),
                     MaxLabelLength: limits.GetInt32("max_label_length", 1000, min: 1)),
-                new ImageFetchOptions(
-                    Timeout: TimeSpan.FromSeconds(fetch.GetDouble("timeout_seconds", 10, min: 0.1, max: 600)),
-                    MaxBytes: fetch.GetInt64("max_bytes", 20L * 1024 * 1024, min: 1),
-                    MaxRedirects: fetch.GetInt32("max_redirects", 3, min: 0, max: 20)));
+                ImageFetchOptions.From(fetch));
         }
         catch (ArgumentException e)
         {

@@ -1,6 +1,8 @@
 using System.Net;
 using System.Net.Http.Headers;
+using Truss.Clip.ImageSources;
 using Truss.Server;
+using Truss.Server.Configuration;
 
 namespace Truss.Clip;
 
@@ -9,70 +11,93 @@ namespace Truss.Clip;
 /// bounded in time and size: a slow URL answers 504, an unreachable one 502, an oversized one 413, all with the
 /// URL's problem in the message. Only <c>http</c> and <c>https</c> are fetched. Thread-safe.
 /// </summary>
+/// <remarks>
+/// Every connection goes through a <see cref="GuardedConnector"/> (SSRF guard): a URL whose host is, or resolves to,
+/// a loopback, private, link-local or other non-public address that config does not allow answers 400 before any
+/// socket to it is opened, also when a redirect leads there. Redirects are followed here, one checked hop at a
+/// time, not by the handler. There is no way to build a fetcher without the guard; tests swap only its resolver and
+/// connector.
+/// </remarks>
 internal sealed class ImageFetcher : IDisposable
 {
     private readonly HttpClient _client;
     private readonly ImageFetchOptions _options;
 
-    public ImageFetcher(ImageFetchOptions options, HttpMessageHandler? handler = null)
+    /// <summary>
+    /// Creates the fetcher. <paramref name="resolver"/> and <paramref name="connector"/> replace DNS and the socket
+    /// connect for tests; the address checks between them always run.
+    /// </summary>
+    public ImageFetcher(ImageFetchOptions options, HostResolver? resolver = null, EndpointConnector? connector = null)
     {
         _options = options;
-        _client = new HttpClient(handler ?? new SocketsHttpHandler
+        var guard = new GuardedConnector(options.Addresses, resolver, connector);
+        _client = new HttpClient(new SocketsHttpHandler
         {
+            ConnectCallback = guard.ConnectAsync,
+            // An environment proxy (HTTP_PROXY) would make the proxy, not the guard, choose the destination.
+            UseProxy = false,
+            // Cookies set during one caller's fetch must not ride along on another caller's.
+            UseCookies = false,
             PooledConnectionLifetime = TimeSpan.FromMinutes(2),
             ConnectTimeout = options.Timeout,
-            AllowAutoRedirect = true,
-            MaxAutomaticRedirections = options.MaxRedirects,
+            // Redirects are followed by FetchAsync, hop by hop, because the handler's own following sends any
+            // Location scheme (gopher://host:70 included) to the host as HTTP. Each hop's connection still passes
+            // the guard.
+            AllowAutoRedirect = false,
             AutomaticDecompression = DecompressionMethods.None,
         })
         {
             Timeout = Timeout.InfiniteTimeSpan,
+            // HTTP/3 runs over QUIC, which does not use ConnectCallback; HTTP/1.1 (no Alt-Svc upgrade) keeps every
+            // connection behind the guard.
+            DefaultRequestVersion = HttpVersion.Version11,
+            DefaultVersionPolicy = HttpVersionPolicy.RequestVersionOrLower,
         };
         _client.DefaultRequestHeaders.UserAgent.Add(new ProductInfoHeaderValue("Truss.Clip", "1.0"));
     }
 
-    /// <summary>Fetches the image bytes at <paramref name="url"/>.</summary>
+    /// <summary>Fetches the image bytes at <paramref name="url"/>, following up to <c>max_redirects</c> redirects.</summary>
     public async Task<byte[]> FetchAsync(string url, CancellationToken cancellationToken)
     {
-        if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
+        if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || !IsHttp(uri))
         {
             throw new ModelInputException("`image_url` must be an absolute http:// or https:// URL.");
         }
 
+        // HttpClient would not send these credentials anyway, so the fetch would differ from what the URL says; and
+        // user@host is a favourite for making one host look like another.
+        if (uri.UserInfo.Length > 0)
+        {
+            throw new ModelInputException("`image_url` must not contain credentials (user:password@ before the host).");
+        }
+
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(_options.Timeout);
+        var redirects = 0;
         try
         {
-            using var response = await _client.GetAsync(uri, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
-            if (!response.IsSuccessStatusCode)
+            // One timeout covers every hop, so a redirect chain cannot stretch the fetch past timeout_seconds.
+            for (var current = uri; ; redirects++)
             {
-                throw new ModelInputException(
-                    $"Could not fetch `image_url`: the server answered {(int)response.StatusCode} {response.ReasonPhrase}.", 502);
-            }
+                using var response = await _client.GetAsync(current, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+                if (IsRedirect(response.StatusCode) && response.Headers.Location is { } location)
+                {
+                    current = NextHop(current, location, redirects, _options.MaxRedirects);
+                    continue;
+                }
 
-            // Servers label images loosely (octet-stream, no type at all), but a declared non-image type such as an
-            // HTML error page is rejected before any byte of it is decoded.
-            var mediaType = response.Content.Headers.ContentType?.MediaType;
-            if (mediaType is not null && !mediaType.StartsWith("image/", StringComparison.OrdinalIgnoreCase) &&
-                !mediaType.Equals("application/octet-stream", StringComparison.OrdinalIgnoreCase) &&
-                !mediaType.Equals("binary/octet-stream", StringComparison.OrdinalIgnoreCase))
-            {
-                throw new ModelInputException($"`image_url` answered with Content-Type {mediaType}, which is not an image.", 415);
+                return await ReadImageAsync(response, timeout.Token);
             }
-
-            if (response.Content.Headers.ContentLength > _options.MaxBytes)
-            {
-                throw TooLarge();
-            }
-
-            await using var body = await response.Content.ReadAsStreamAsync(timeout.Token);
-            return await ReadBoundedAsync(body, response.Content.Headers.ContentLength, timeout.Token);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
             throw new ModelInputException(
                 $"Could not fetch `image_url`: no complete answer within {_options.Timeout.TotalSeconds:0.#} s " +
                 "(model_metadata.clip.fetch.timeout_seconds).", 504);
+        }
+        catch (HttpRequestException e) when (FindRefusal(e) is { } refusal)
+        {
+            throw new ModelInputException(RefusalMessage(refusal, viaRedirect: redirects > 0), 400, e);
         }
         catch (HttpRequestException e)
         {
@@ -81,6 +106,102 @@ internal sealed class ImageFetcher : IDisposable
     }
 
     public void Dispose() => _client.Dispose();
+
+    private static DestinationRefusedException? FindRefusal(Exception e)
+    {
+        for (Exception? inner = e; inner is not null; inner = inner.InnerException)
+        {
+            if (inner is DestinationRefusedException refusal)
+            {
+                return refusal;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// Names the host as the URL (or the redirect's Location) wrote it and the address class, never a resolved
+    /// address: the caller learns that a name is internal, not where it points.
+    /// </summary>
+    private static string RefusalMessage(DestinationRefusedException refusal, bool viaRedirect)
+    {
+        var kind = AddressPolicy.Describe(refusal.Verdict.Class);
+        var what = (viaRedirect, refusal.HostIsLiteral) switch
+        {
+            (false, true) => $"`image_url` points at {refusal.Host}, {kind} address,",
+            (false, false) => $"`image_url` host {refusal.Host} resolves to {kind} address,",
+            (true, true) => $"`image_url` redirects to {refusal.Host}, {kind} address,",
+            (true, false) => $"`image_url` redirects to host {refusal.Host}, which resolves to {kind} address,",
+        };
+        var how = refusal.Verdict.Class switch
+        {
+            _ when !AddressPolicy.CanBeAllowed(refusal.Verdict.Class) => "which this server never fetches.",
+            AddressClass.Private or AddressClass.SharedAddressSpace =>
+                "which this server does not fetch (model_metadata.clip.fetch.allowed_networks, allow_private_networks).",
+            _ => "which this server does not fetch (model_metadata.clip.fetch.allowed_networks).",
+        };
+        return $"{what} {how}";
+    }
+
+    private static bool IsHttp(Uri uri) => uri.Scheme == Uri.UriSchemeHttp || uri.Scheme == Uri.UriSchemeHttps;
+
+    private static bool IsRedirect(HttpStatusCode status) => status is HttpStatusCode.MovedPermanently or HttpStatusCode.Found
+        or HttpStatusCode.SeeOther or HttpStatusCode.TemporaryRedirect or HttpStatusCode.PermanentRedirect;
+
+    /// <summary>
+    /// The URL a redirect leads to, or a 502 when it is one this server does not follow: past <c>max_redirects</c>,
+    /// not http(s), https → http (the rest of the chain would travel in the clear), or carrying credentials. Where
+    /// it connects to is the guard's business, at connect time.
+    /// </summary>
+    internal static Uri NextHop(Uri current, Uri location, int redirectsSoFar, int maxRedirects)
+    {
+        if (redirectsSoFar >= maxRedirects)
+        {
+            throw new ModelInputException(
+                $"Could not fetch `image_url`: too many redirects (model_metadata.clip.fetch.max_redirects is {maxRedirects}).", 502);
+        }
+
+        var next = location.IsAbsoluteUri ? location : new Uri(current, location);
+        var problem = next switch
+        {
+            _ when !IsHttp(next) => "to a URL that is not http:// or https://",
+            _ when current.Scheme == Uri.UriSchemeHttps && next.Scheme == Uri.UriSchemeHttp => "from https to plain http",
+            _ when next.UserInfo.Length > 0 => "to a URL with credentials",
+            _ => null,
+        };
+        return problem is null
+            ? next
+            : throw new ModelInputException($"Could not fetch `image_url`: it redirects {problem}, which this server does not follow.", 502);
+    }
+
+    /// <summary>Checks the final answer (status, type, size) and reads its body within <c>max_bytes</c>.</summary>
+    private async Task<byte[]> ReadImageAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    {
+        if (!response.IsSuccessStatusCode)
+        {
+            throw new ModelInputException(
+                $"Could not fetch `image_url`: the server answered {(int)response.StatusCode} {response.ReasonPhrase}.", 502);
+        }
+
+        // Servers label images loosely (octet-stream, no type at all), but a declared non-image type such as an
+        // HTML error page is rejected before any byte of it is decoded.
+        var mediaType = response.Content.Headers.ContentType?.MediaType;
+        if (mediaType is not null && !mediaType.StartsWith("image/", StringComparison.OrdinalIgnoreCase) &&
+            !mediaType.Equals("application/octet-stream", StringComparison.OrdinalIgnoreCase) &&
+            !mediaType.Equals("binary/octet-stream", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new ModelInputException($"`image_url` answered with Content-Type {mediaType}, which is not an image.", 415);
+        }
+
+        if (response.Content.Headers.ContentLength > _options.MaxBytes)
+        {
+            throw TooLarge();
+        }
+
+        await using var body = await response.Content.ReadAsStreamAsync(cancellationToken);
+        return await ReadBoundedAsync(body, response.Content.Headers.ContentLength, cancellationToken);
+    }
 
     private async Task<byte[]> ReadBoundedAsync(Stream body, long? declaredLength, CancellationToken cancellationToken)
     {
@@ -110,5 +231,13 @@ internal sealed class ImageFetcher : IDisposable
         $"`image_url` is larger than {_options.MaxBytes} bytes (model_metadata.clip.fetch.max_bytes).", 413);
 }
 
-/// <summary>Bounds for <see cref="ImageFetcher"/>, from <c>model_metadata.clip.fetch</c>.</summary>
-internal sealed record ImageFetchOptions(TimeSpan Timeout, long MaxBytes, int MaxRedirects);
+/// <summary>Bounds and allowed destinations for <see cref="ImageFetcher"/>, from <c>model_metadata.clip.fetch</c>.</summary>
+internal sealed record ImageFetchOptions(TimeSpan Timeout, long MaxBytes, int MaxRedirects, AddressPolicy Addresses)
+{
+    /// <summary>Reads and validates <c>model_metadata.clip.fetch</c> (see README, "Configuration").</summary>
+    public static ImageFetchOptions From(ConfigSection fetch) => new(
+        Timeout: TimeSpan.FromSeconds(fetch.GetDouble("timeout_seconds", 10, min: 0.1, max: 600)),
+        MaxBytes: fetch.GetInt64("max_bytes", 20L * 1024 * 1024, min: 1),
+        MaxRedirects: fetch.GetInt32("max_redirects", 3, min: 0, max: 20),
+        Addresses: AddressPolicy.FromConfig(fetch));
+}

@@ -31,7 +31,7 @@ public class ModelEndpointTests
         _files = await LoopbackFileServer.StartAsync();
         _server = await TestTrussServer.StartAsync(
             context => new Model(context, ModelFixtures.Split, _ => null),
-            "model_metadata:\n  clip:\n    fetch:\n      timeout_seconds: 1\n      max_bytes: 100000\n");
+            "model_metadata:\n  clip:\n    fetch:\n      timeout_seconds: 1\n      max_bytes: 100000\n      allowed_networks: ['127.0.0.1/32']\n");
         await _server.WaitUntilReadyAsync();
     }
 
