@@ -91,7 +91,9 @@ internal sealed record ClipSettings(ClipEngineOptions Engine, RequestLimits Limi
                 engine,
                 new RequestLimits(
                     MaxLabels: limits.GetInt32("max_labels", 1000, min: 1),
-                    MaxLabelLength: limits.GetInt32("max_label_length", 1000, min: 1)),
+                    MaxLabelLength: limits.GetInt32("max_label_length", 1000, min: 1),
+                    MaxBatchImages: limits.GetInt32("max_batch_images", 32, min: 1, max: 4096),
+                    MaxTemplates: limits.GetInt32("max_templates", 16, min: 1, max: 1000)),
                 ImageFetchOptions.From(fetch));
         }
         catch (ArgumentException e)

@@ -43,20 +43,56 @@ public sealed class Model : ITrussModel, IDisposable
     {
         var classifier = _classifier ?? throw new InvalidOperationException("Predict before Load; this is a bug.");
         var request = PredictRequest.Parse(input, _settings.Limits);
-        using var image = request switch
+        var images = new RgbImage?[request.Images.Count];
+        try
         {
-            { ImageUrl: { } url } => Decode(classifier, await _fetcher.FetchAsync(url, cancellationToken), "image_url"),
-            { ImageBytes: { } bytes } => Decode(classifier, bytes, "image_base64"),
-            _ => PixelArray.ToImage(request.PixelArray, classifier.Decoder.Options.MaxPixels, classifier.Decoder.Options.AlphaMode),
-        };
-        cancellationToken.ThrowIfCancellationRequested();
-        return PredictResponse.Create(request.Labels, classifier.Classify([image], request.Labels));
+            // URLs of a batch download concurrently; pixels and base64 decode on this thread.
+            var loads = new Task[images.Length];
+            for (var i = 0; i < images.Length; i++)
+            {
+                loads[i] = LoadAsync(classifier, request.Images[i], images, i, cancellationToken);
+            }
+
+            await Task.WhenAll(loads);
+            cancellationToken.ThrowIfCancellationRequested();
+            return PredictResponse.Create(request.Labels, classifier.Classify(images!, request.Labels, request.Templates), request.TopK);
+        }
+        finally
+        {
+            foreach (var image in images)
+            {
+                image?.Dispose();
+            }
+        }
     }
 
     public void Dispose()
     {
         _classifier?.Dispose();
         _fetcher.Dispose();
+    }
+
+    private async Task LoadAsync(ZeroShotClassifier classifier, ImageSource source, RgbImage?[] images, int index, CancellationToken cancellationToken)
+    {
+        images[index] = source switch
+        {
+            { Url: { } url } => Decode(classifier, await FetchAsync(url, source.Field, cancellationToken), source.Field),
+            { Bytes: { } bytes } => Decode(classifier, bytes, source.Field),
+            _ => PixelArray.ToImage(source.Pixels, classifier.Decoder.Options.MaxPixels, classifier.Decoder.Options.AlphaMode, source.Field),
+        };
+    }
+
+    private async Task<byte[]> FetchAsync(string url, string field, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await _fetcher.FetchAsync(url, cancellationToken);
+        }
+        catch (ModelInputException e) when (field != "image_url")
+        {
+            // In a batch, say which image's URL failed.
+            throw new ModelInputException($"{field}: {e.Message}", e.StatusCode, e);
+        }
     }
 
     private static RgbImage Decode(ZeroShotClassifier classifier, byte[] bytes, string field)

@@ -12,11 +12,11 @@ namespace Truss.Clip;
 internal static class PixelArray
 {
     /// <summary>Parses and validates <paramref name="value"/>; the caller owns (and disposes) the result.</summary>
-    public static RgbImage ToImage(object? value, long maxPixels, AlphaMode alphaMode)
+    public static RgbImage ToImage(object? value, long maxPixels, AlphaMode alphaMode, string field = "image")
     {
         if (value is not List<object?> rows || rows.Count == 0 || rows[0] is not List<object?> firstRow || firstRow.Count == 0)
         {
-            throw Invalid("must be a non-empty H×W×3 array of integers 0-255");
+            throw Invalid(field, "must be a non-empty H×W×3 array of integers 0-255");
         }
 
         var height = rows.Count;
@@ -25,13 +25,13 @@ internal static class PixelArray
         var nested = firstRow[0] is List<object?>;
         if (channels is not (1 or 3 or 4))
         {
-            throw Invalid($"pixels must have 1, 3 or 4 channels (H×W, H×W×3 or H×W×4), got {channels} at image[0][0]");
+            throw Invalid(field, $"pixels must have 1, 3 or 4 channels (H×W, H×W×3 or H×W×4), got {channels} at {field}[0][0]");
         }
 
         if ((long)width * height > maxPixels)
         {
             throw new ModelInputException(
-                $"`image` is {width}x{height} = {(long)width * height} pixels, more than the limit of {maxPixels} " +
+                $"`{field}` is {width}x{height} = {(long)width * height} pixels, more than the limit of {maxPixels} " +
                 "(model_metadata.clip.image.max_pixels)", 413);
         }
 
@@ -44,25 +44,25 @@ internal static class PixelArray
             {
                 if (rows[y] is not List<object?> row || row.Count != width)
                 {
-                    throw Invalid($"rows must all have {width} pixels; image[{y}] is {Describe(rows[y])}");
+                    throw Invalid(field, $"rows must all have {width} pixels; {field}[{y}] is {Describe(rows[y])}");
                 }
 
                 for (var x = 0; x < width; x++)
                 {
                     if (!nested)
                     {
-                        buffer[offset++] = ToByte(row[x], y, x, null);
+                        buffer[offset++] = ToByte(row[x], field, y, x, null);
                         continue;
                     }
 
                     if (row[x] is not List<object?> pixel || pixel.Count != channels)
                     {
-                        throw Invalid($"pixels must all have {channels} channels; image[{y}][{x}] is {Describe(row[x])}");
+                        throw Invalid(field, $"pixels must all have {channels} channels; {field}[{y}][{x}] is {Describe(row[x])}");
                     }
 
                     for (var c = 0; c < channels; c++)
                     {
-                        buffer[offset++] = ToByte(pixel[c], y, x, c);
+                        buffer[offset++] = ToByte(pixel[c], field, y, x, c);
                     }
                 }
             }
@@ -75,7 +75,7 @@ internal static class PixelArray
         }
     }
 
-    private static byte ToByte(object? value, int y, int x, int? c)
+    private static byte ToByte(object? value, string field, int y, int x, int? c)
     {
         switch (value)
         {
@@ -84,8 +84,8 @@ internal static class PixelArray
             case double number when number >= 0 && number <= 255 && Math.Floor(number) == number:
                 return (byte)number;
             default:
-                var index = c is null ? $"image[{y}][{x}]" : $"image[{y}][{x}][{c}]";
-                throw Invalid($"pixel values must be integers from 0 to 255; {index} is {Describe(value)}");
+                var index = c is null ? $"{field}[{y}][{x}]" : $"{field}[{y}][{x}][{c}]";
+                throw Invalid(field, $"pixel values must be integers from 0 to 255; {index} is {Describe(value)}", value is long or double ? 422 : 400);
         }
     }
 
@@ -99,5 +99,5 @@ internal static class PixelArray
         _ => Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture) ?? "?",
     };
 
-    private static ModelInputException Invalid(string detail) => new($"`image` {detail}");
+    private static ModelInputException Invalid(string field, string detail, int status = 400) => new($"`{field}` {detail}", status);
 }

@@ -1,24 +1,83 @@
+using Clip;
 using Truss.Server;
 
 namespace Truss.Clip;
 
 /// <summary>
-/// The seed API's request, validated: <c>{"labels": [...], "image": H×W×3 list}</c> or
-/// <c>{"labels": [...], "image_url": "..."}</c>. Every rejection is a <see cref="ModelInputException"/> whose message
-/// names the field and the rule (answered 4xx), never the 200-with-an-error that the Python CLIP truss returns.
+/// The predict request, validated. The seed API's <c>{"labels": [...], "image" | "image_url": ...}</c>, plus
+/// <c>image_base64</c>, a batch form <c>"images": [{...}, ...]</c> (one predictions entry per image, in order),
+/// per-request <c>templates</c> and <c>top_k</c>. Every rejection is a <see cref="ModelInputException"/> whose message
+/// names the field and the rule, never the 200-with-an-error that the Python CLIP truss returns: 400 for a wrong
+/// type or shape, 422 for a well-typed value that breaks a rule, 413 for a size limit. Ambiguous input (two image
+/// fields) is rejected, not guessed.
 /// </summary>
-internal sealed record PredictRequest(IReadOnlyList<string> Labels, object? PixelArray, string? ImageUrl)
+internal sealed record PredictRequest(
+    IReadOnlyList<string> Labels,
+    IReadOnlyList<ImageSource> Images,
+    IReadOnlyList<string>? Templates,
+    int? TopK)
 {
+    private static readonly string[] ImageFields = ["image", "image_url", "image_base64"];
+
     /// <summary>Validates <paramref name="input"/> against <paramref name="limits"/>.</summary>
     public static PredictRequest Parse(object? input, RequestLimits limits)
     {
         if (input is not OrderedDictionary<string, object?> fields)
         {
             throw new ModelInputException(
-                "The request body must be a JSON object with `labels` and one of `image` or `image_url`.");
+                "The request body must be a JSON object with `labels` and one of `image`, `image_url`, `image_base64` or `images`.");
         }
 
         var labels = ParseLabels(fields.GetValueOrDefault("labels"), limits);
+        var images = fields.GetValueOrDefault("images") is { } batch
+            ? ParseBatch(batch, fields, limits)
+            : [ParseImage(fields, "", "")];
+        return new PredictRequest(
+            labels,
+            images,
+            ParseTemplates(fields.GetValueOrDefault("templates"), limits),
+            ParseTopK(fields.GetValueOrDefault("top_k"), labels.Length));
+    }
+
+    private static ImageSource[] ParseBatch(object batch, OrderedDictionary<string, object?> fields, RequestLimits limits)
+    {
+        foreach (var field in ImageFields)
+        {
+            if (fields.GetValueOrDefault(field) is not null)
+            {
+                throw new ModelInputException($"Send either `images` or `{field}`, not both.");
+            }
+        }
+
+        if (batch is not List<object?> list)
+        {
+            throw new ModelInputException("`images` must be a list of objects, each with one of `image`, `image_url` or `image_base64`.");
+        }
+
+        if (list.Count == 0)
+        {
+            throw new ModelInputException("`images` must not be empty.", 422);
+        }
+
+        if (list.Count > limits.MaxBatchImages)
+        {
+            throw new ModelInputException(
+                $"`images` has {list.Count} entries; the limit is {limits.MaxBatchImages} (model_metadata.clip.limits.max_batch_images).", 413);
+        }
+
+        var images = new ImageSource[list.Count];
+        for (var i = 0; i < images.Length; i++)
+        {
+            images[i] = list[i] is OrderedDictionary<string, object?> item
+                ? ParseImage(item, $"images[{i}].", $" in `images[{i}]`")
+                : throw new ModelInputException($"`images[{i}]` must be an object with one of `image`, `image_url` or `image_base64`.");
+        }
+
+        return images;
+    }
+
+    private static ImageSource ParseImage(OrderedDictionary<string, object?> fields, string prefix, string where)
+    {
         var image = fields.GetValueOrDefault("image");
         var url = fields.GetValueOrDefault("image_url");
         var base64 = fields.GetValueOrDefault("image_base64");
@@ -26,22 +85,24 @@ internal sealed record PredictRequest(IReadOnlyList<string> Labels, object? Pixe
         if (sources != 1)
         {
             throw new ModelInputException(sources == 0
-                ? "Missing image: send `image` (an H×W×3 array of integers 0-255), `image_url` or `image_base64`."
-                : "Send exactly one of `image`, `image_url` or `image_base64`.");
+                ? $"Missing image{where}: send `image` (an H×W×3 array of integers 0-255), `image_url` or `image_base64`."
+                : $"Send exactly one of `image`, `image_url` or `image_base64`{where}.");
         }
 
         if (url is not null and not string { Length: > 0 })
         {
-            throw new ModelInputException("`image_url` must be a non-empty string.");
+            throw new ModelInputException($"`{prefix}image_url` must be a non-empty string.");
         }
 
-        return new PredictRequest(labels, image, url as string) { ImageBytes = base64 is null ? null : DecodeBase64(base64) };
+        return new ImageSource(
+            prefix + (image is not null ? "image" : url is not null ? "image_url" : "image_base64"),
+            image,
+            url as string,
+            base64 is null ? null : DecodeBase64(base64, prefix + "image_base64"));
     }
 
     /// <summary>Encoded image bytes from <c>image_base64</c> (raw base64 or a <c>data:image/...;base64,</c> URI).</summary>
-    public byte[]? ImageBytes { get; init; }
-
-    private static byte[] DecodeBase64(object value)
+    private static byte[] DecodeBase64(object value, string field)
     {
         if (value is byte[] raw)
         {
@@ -50,7 +111,7 @@ internal sealed record PredictRequest(IReadOnlyList<string> Labels, object? Pixe
 
         if (value is not string { Length: > 0 } text)
         {
-            throw new ModelInputException("`image_base64` must be a non-empty base64 string or a data: URI.");
+            throw new ModelInputException($"`{field}` must be a non-empty base64 string or a data: URI.");
         }
 
         if (text.StartsWith("data:", StringComparison.OrdinalIgnoreCase))
@@ -58,7 +119,7 @@ internal sealed record PredictRequest(IReadOnlyList<string> Labels, object? Pixe
             var comma = text.IndexOf(',');
             if (comma < 0 || !text.AsSpan(0, comma).EndsWith(";base64", StringComparison.OrdinalIgnoreCase))
             {
-                throw new ModelInputException("`image_base64` data URIs must be of the form data:image/<type>;base64,<data>.");
+                throw new ModelInputException($"`{field}` data URIs must be of the form data:image/<type>;base64,<data>.");
             }
 
             text = text[(comma + 1)..];
@@ -70,51 +131,92 @@ internal sealed record PredictRequest(IReadOnlyList<string> Labels, object? Pixe
         }
         catch (FormatException)
         {
-            throw new ModelInputException("`image_base64` is not valid base64.");
+            throw new ModelInputException($"`{field}` is not valid base64.");
         }
     }
 
     private static string[] ParseLabels(object? value, RequestLimits limits)
     {
+        var labels = ParseStrings(value, "labels", limits.MaxLabels, limits.MaxLabelLength, "max_labels", "max_label_length", required: true)!;
+        return labels;
+    }
+
+    private static string[]? ParseTemplates(object? value, RequestLimits limits)
+    {
+        var templates = ParseStrings(value, "templates", limits.MaxTemplates, limits.MaxLabelLength, "max_templates", "max_label_length", required: false);
+        if (templates is null)
+        {
+            return null;
+        }
+
+        try
+        {
+            ClipEngineOptions.ValidateTemplates(templates);
+        }
+        catch (ArgumentException e)
+        {
+            throw new ModelInputException($"`templates`: {e.Message.Split(" (Parameter", 2)[0]}", 422);
+        }
+
+        return templates;
+    }
+
+    private static string[]? ParseStrings(
+        object? value, string field, int maxCount, int maxLength, string countKey, string lengthKey, bool required)
+    {
         if (value is null)
         {
-            throw new ModelInputException("Missing `labels`: send a non-empty list of strings.");
+            return required ? throw new ModelInputException($"Missing `{field}`: send a non-empty list of strings.") : null;
         }
 
         if (value is not List<object?> list)
         {
-            throw new ModelInputException("`labels` must be a list of strings.");
+            throw new ModelInputException($"`{field}` must be a list of strings.");
         }
 
         if (list.Count == 0)
         {
-            throw new ModelInputException("`labels` must not be empty.");
+            throw new ModelInputException($"`{field}` must not be empty.", 422);
         }
 
-        if (list.Count > limits.MaxLabels)
+        if (list.Count > maxCount)
         {
             throw new ModelInputException(
-                $"`labels` has {list.Count} entries; the limit is {limits.MaxLabels} (model_metadata.clip.limits.max_labels).", 413);
+                $"`{field}` has {list.Count} entries; the limit is {maxCount} (model_metadata.clip.limits.{countKey}).", 413);
         }
 
-        var labels = new string[list.Count];
-        for (var i = 0; i < labels.Length; i++)
+        var strings = new string[list.Count];
+        for (var i = 0; i < strings.Length; i++)
         {
-            labels[i] = list[i] switch
+            strings[i] = list[i] switch
             {
-                string { Length: 0 } => throw new ModelInputException($"`labels[{i}]` is empty."),
-                string { Length: var n } when n > limits.MaxLabelLength => throw new ModelInputException(
-                    $"`labels[{i}]` has {n} characters; the limit is {limits.MaxLabelLength} " +
-                    "(model_metadata.clip.limits.max_label_length).", 413),
-                string label when string.IsNullOrWhiteSpace(label) => throw new ModelInputException($"`labels[{i}]` is blank."),
-                string label => label,
-                _ => throw new ModelInputException($"`labels[{i}]` must be a string."),
+                string { Length: 0 } => throw new ModelInputException($"`{field}[{i}]` is empty.", 422),
+                string { Length: var n } when n > maxLength => throw new ModelInputException(
+                    $"`{field}[{i}]` has {n} characters; the limit is {maxLength} (model_metadata.clip.limits.{lengthKey}).", 413),
+                string text when string.IsNullOrWhiteSpace(text) => throw new ModelInputException($"`{field}[{i}]` is blank.", 422),
+                string text => text,
+                _ => throw new ModelInputException($"`{field}[{i}]` must be a string."),
             };
         }
 
-        return labels;
+        return strings;
     }
+
+    private static int? ParseTopK(object? value, int labelCount) => value switch
+    {
+        null => null,
+        long k and >= 1 when k <= labelCount => (int)k,
+        long => throw new ModelInputException($"`top_k` must be between 1 and the number of labels ({labelCount}).", 422),
+        _ => throw new ModelInputException("`top_k` must be an integer."),
+    };
 }
 
+/// <summary>One image of a request: exactly one of <see cref="Pixels"/>, <see cref="Url"/>, <see cref="Bytes"/>.</summary>
+/// <param name="Field">The request field it came from, for error messages (e.g. <c>images[2].image_url</c>).</param>
+/// <param name="Pixels">The nested pixel list of an <c>image</c> field.</param>
+/// <param name="Url">The URL of an <c>image_url</c> field.</param>
+/// <param name="Bytes">The decoded bytes of an <c>image_base64</c> field.</param>
+internal sealed record ImageSource(string Field, object? Pixels, string? Url, byte[]? Bytes);
+
 /// <summary>Request-size limits, from <c>model_metadata.clip.limits</c>.</summary>
-internal sealed record RequestLimits(int MaxLabels, int MaxLabelLength);
+internal sealed record RequestLimits(int MaxLabels, int MaxLabelLength, int MaxBatchImages = 32, int MaxTemplates = 16);

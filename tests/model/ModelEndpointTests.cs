@@ -179,11 +179,11 @@ public class ModelEndpointTests
     }
 
     [Test]
-    public async Task Predict_BadPixelValue_Is400AndTheServerKeepsServing()
+    public async Task Predict_BadPixelValue_Is422AndTheServerKeepsServing()
     {
         var (status, body) = await PredictAsync(new { labels = Labels, image = new[] { new[] { new[] { 1, 2, 300 } } } });
 
-        Assert.That(status, Is.EqualTo(HttpStatusCode.BadRequest));
+        Assert.That(status, Is.EqualTo(HttpStatusCode.UnprocessableEntity));
         Assert.That(body, Does.Contain("image[0][0][2] is 300"));
         Assert.That((await PredictAsync(new { labels = Labels, image = PixelList() })).Status, Is.EqualTo(HttpStatusCode.OK));
     }
@@ -194,5 +194,67 @@ public class ModelEndpointTests
         // Guard for the comparison above: a float32 score printed as Python prints numpy.float32.
         Assert.That(global::Truss.Server.Serialization.PythonJsonWriter.FormatDouble(0.1f), Is.EqualTo("0.10000000149011612"));
         Assert.That(0.1f.ToString(CultureInfo.InvariantCulture), Is.EqualTo("0.1"));
+    }
+
+    [Test]
+    public async Task Predict_BatchOfImages_AnswersOneEntryPerImageInOrder()
+    {
+        var png = TestImages.EncodeRgb(_rgb, Width, Height, SKEncodedImageFormat.Png);
+        var url = _files.Serve("/batch.png", png);
+        var single = Predictions((await PredictAsync(new { labels = Labels, image = PixelList() })).Body);
+
+        var (status, body) = await PredictAsync(new
+        {
+            labels = Labels,
+            images = new object[] { new { image_url = url }, new { image = new[] { new[] { new[] { 1, 2, 3 } } } }, new { image_base64 = Convert.ToBase64String(png) } },
+        });
+
+        Assert.That(status, Is.EqualTo(HttpStatusCode.OK), body);
+        using var document = JsonDocument.Parse(body);
+        var predictions = document.RootElement.GetProperty("data").GetProperty("predictions");
+        Assert.That(predictions.GetArrayLength(), Is.EqualTo(3));
+        Assert.That(predictions[0].EnumerateObject().Select(p => p.Value.GetDouble()), Is.EqualTo(single.Values).Within(1e-6), "URL image, batched");
+        Assert.That(predictions[2].EnumerateObject().Select(p => p.Value.GetDouble()), Is.EqualTo(single.Values).Within(1e-6), "base64 image, batched");
+    }
+
+    [Test]
+    public async Task Predict_BatchWithOneBadUrl_NamesTheImage()
+    {
+        var (status, body) = await PredictAsync(new
+        {
+            labels = Labels,
+            images = new object[] { new { image = PixelList() }, new { image_url = _files.ServeStatus("/gone.png", 410) } },
+        });
+
+        Assert.That(status, Is.EqualTo(HttpStatusCode.BadGateway), body);
+        Assert.That(body, Does.Contain("images[1].image_url: Could not fetch"));
+    }
+
+    [Test]
+    public async Task Predict_TopK_ReturnsTheBestLabelsBestFirst()
+    {
+        var all = Predictions((await PredictAsync(new { labels = Labels, image = PixelList() })).Body);
+
+        var (status, body) = await PredictAsync(new { labels = Labels, image = PixelList(), top_k = 2 });
+
+        Assert.That(status, Is.EqualTo(HttpStatusCode.OK), body);
+        var top = Predictions(body);
+        var expected = all.OrderByDescending(p => p.Value).Take(2).ToArray();
+        Assert.That(top.Keys, Is.EqualTo(expected.Select(p => p.Key)));
+        Assert.That(top.Values, Is.EqualTo(expected.Select(p => p.Value)));
+    }
+
+    [Test]
+    public async Task Predict_RequestTemplates_ChangeTheScores()
+    {
+        var plain = Predictions((await PredictAsync(new { labels = Labels, image = PixelList() })).Body);
+
+        var (status, body) = await PredictAsync(new { labels = Labels, image = PixelList(), templates = new[] { "a photo of {}.", "a drawing of {}." } });
+
+        Assert.That(status, Is.EqualTo(HttpStatusCode.OK), body);
+        var templated = Predictions(body);
+        Assert.That(templated.Keys, Is.EqualTo(Labels));
+        Assert.That(templated.Values, Is.Not.EqualTo(plain.Values));
+        Assert.That(templated.Values.Sum(), Is.EqualTo(1).Within(1e-5));
     }
 }

@@ -5,7 +5,7 @@ namespace Truss.Clip.Tests.model;
 
 public class PredictRequestTests
 {
-    private static readonly RequestLimits Limits = new(MaxLabels: 3, MaxLabelLength: 10);
+    private static readonly RequestLimits Limits = new(MaxLabels: 3, MaxLabelLength: 10, MaxBatchImages: 3, MaxTemplates: 2);
 
     private static PredictRequest Parse(string json) => PredictRequest.Parse(JsonPayloadReader.Read(System.Text.Encoding.UTF8.GetBytes(json)), Limits);
 
@@ -15,16 +15,17 @@ public class PredictRequestTests
         var request = Parse("""{"labels": ["cat", "dog"], "image_url": "http://127.0.0.1/x.png"}""");
 
         Assert.That(request.Labels, Is.EqualTo(new[] { "cat", "dog" }));
-        Assert.That(request.ImageUrl, Is.EqualTo("http://127.0.0.1/x.png"));
+        Assert.That(request.Images.Single().Url, Is.EqualTo("http://127.0.0.1/x.png"));
+        Assert.That(request.Images.Single().Field, Is.EqualTo("image_url"));
     }
 
     [TestCase("[]", 400, "The request body must be a JSON object")]
     [TestCase("""{"image_url": "http://a/b"}""", 400, "Missing `labels`")]
     [TestCase("""{"labels": "cat", "image_url": "http://a/b"}""", 400, "`labels` must be a list of strings.")]
-    [TestCase("""{"labels": [], "image_url": "http://a/b"}""", 400, "`labels` must not be empty.")]
+    [TestCase("""{"labels": [], "image_url": "http://a/b"}""", 422, "`labels` must not be empty.")]
     [TestCase("""{"labels": ["a", 1], "image_url": "http://a/b"}""", 400, "`labels[1]` must be a string.")]
-    [TestCase("""{"labels": ["a", ""], "image_url": "http://a/b"}""", 400, "`labels[1]` is empty.")]
-    [TestCase("""{"labels": ["a", "  "], "image_url": "http://a/b"}""", 400, "`labels[1]` is blank.")]
+    [TestCase("""{"labels": ["a", ""], "image_url": "http://a/b"}""", 422, "`labels[1]` is empty.")]
+    [TestCase("""{"labels": ["a", "  "], "image_url": "http://a/b"}""", 422, "`labels[1]` is blank.")]
     [TestCase("""{"labels": ["a", "b", "c", "d"], "image_url": "http://a/b"}""", 413, "`labels` has 4 entries; the limit is 3")]
     [TestCase("""{"labels": ["abcdefghijk"], "image_url": "http://a/b"}""", 413, "`labels[0]` has 11 characters; the limit is 10")]
     [TestCase("""{"labels": ["a"]}""", 400, "Missing image")]
@@ -34,6 +35,22 @@ public class PredictRequestTests
     [TestCase("""{"labels": ["a"], "image_base64": "data:image/png,xyz"}""", 400, "`image_base64` data URIs must be")]
     [TestCase("""{"labels": ["a"], "image_base64": 12}""", 400, "`image_base64` must be a non-empty base64 string")]
     [TestCase("""{"labels": ["a"], "image_url": 5}""", 400, "`image_url` must be a non-empty string.")]
+    [TestCase("""{"labels": ["a"], "images": []}""", 422, "`images` must not be empty.")]
+    [TestCase("""{"labels": ["a"], "images": {}}""", 400, "`images` must be a list of objects")]
+    [TestCase("""{"labels": ["a"], "images": [{"image_url": "http://a/b"}, 3]}""", 400, "`images[1]` must be an object")]
+    [TestCase("""{"labels": ["a"], "images": [{"image_url": "http://a/b"}, {}]}""", 400, "Missing image in `images[1]`")]
+    [TestCase("""{"labels": ["a"], "images": [{"image_url": "http://a/b", "image_base64": "aGk="}]}""", 400, "Send exactly one of `image`, `image_url` or `image_base64` in `images[0]`")]
+    [TestCase("""{"labels": ["a"], "images": [{"image_url": "http://a/b"}], "image_url": "http://a/b"}""", 400, "Send either `images` or `image_url`, not both.")]
+    [TestCase("""{"labels": ["a"], "images": [{"image_url": ""}]}""", 400, "`images[0].image_url` must be a non-empty string.")]
+    [TestCase("""{"labels": ["a"], "images": [{"image_url": "u"}, {"image_url": "u"}, {"image_url": "u"}, {"image_url": "u"}]}""", 413, "`images` has 4 entries; the limit is 3")]
+    [TestCase("""{"labels": ["a"], "image_url": "u", "templates": "a {}"}""", 400, "`templates` must be a list of strings.")]
+    [TestCase("""{"labels": ["a"], "image_url": "u", "templates": ["a photo"]}""", 422, "`templates`: The prompt template \"a photo\" must contain exactly one {}")]
+    [TestCase("""{"labels": ["a"], "image_url": "u", "templates": ["{} {}"]}""", 422, "`templates`: The prompt template")]
+    [TestCase("""{"labels": ["a"], "image_url": "u", "templates": []}""", 422, "`templates` must not be empty.")]
+    [TestCase("""{"labels": ["a", "b"], "image_url": "u", "top_k": 0}""", 422, "`top_k` must be between 1 and the number of labels (2).")]
+    [TestCase("""{"labels": ["a", "b"], "image_url": "u", "top_k": 3}""", 422, "`top_k` must be between 1 and the number of labels (2).")]
+    [TestCase("""{"labels": ["a", "b"], "image_url": "u", "top_k": 1.5}""", 400, "`top_k` must be an integer.")]
+    [TestCase("""{"labels": ["a", "b"], "image_url": "u", "top_k": "1"}""", 400, "`top_k` must be an integer.")]
     public void Parse_BadRequest_NamesFieldAndRule(string json, int status, string message) =>
         Assert.That(() => Parse(json), Throws.TypeOf<ModelInputException>()
             .With.Message.StartsWith(message).And.Property(nameof(ModelInputException.StatusCode)).EqualTo(status));
@@ -41,5 +58,18 @@ public class PredictRequestTests
     [TestCase("aGVsbG8=")]
     [TestCase("data:image/png;base64,aGVsbG8=")]
     public void Parse_ImageBase64_RawOrDataUri_Decodes(string value) =>
-        Assert.That(Parse($$"""{"labels": ["a"], "image_base64": "{{value}}"}""").ImageBytes, Is.EqualTo("hello"u8.ToArray()));
+        Assert.That(Parse($$"""{"labels": ["a"], "image_base64": "{{value}}"}""").Images[0].Bytes, Is.EqualTo("hello"u8.ToArray()));
+
+    [Test]
+    public void Parse_BatchWithTemplatesAndTopK_KeepsEverything()
+    {
+        var request = Parse("""{"labels": ["a", "b"], "images": [{"image_url": "http://x/1"}, {"image_base64": "aGk="}, {"image": [[0]]}], "templates": ["a {}."], "top_k": 1}""");
+
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(request.Images.Select(i => i.Field), Is.EqualTo(new[] { "images[0].image_url", "images[1].image_base64", "images[2].image" }));
+            Assert.That(request.Templates, Is.EqualTo(new[] { "a {}." }));
+            Assert.That(request.TopK, Is.EqualTo(1));
+        }
+    }
 }
