@@ -57,6 +57,18 @@ public sealed class LoopbackFileServer : IAsyncDisposable
         return new Uri(BaseAddress, path).ToString();
     }
 
+    /// <summary>Answers a 302 redirect to <paramref name="location"/> at <paramref name="path"/>.</summary>
+    public string ServeRedirect(string path, string location)
+    {
+        _routes[path] = context =>
+        {
+            context.Response.StatusCode = 302;
+            context.Response.Headers.Location = location;
+            return Task.CompletedTask;
+        };
+        return new Uri(BaseAddress, path).ToString();
+    }
+
     /// <summary>Sends headers, then never finishes the body (until the server stops).</summary>
     public string ServeStall(string path)
     {

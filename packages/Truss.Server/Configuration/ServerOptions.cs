@@ -21,6 +21,7 @@ public sealed class ServerOptions
         ShutdownTimeout = TimeSpan.FromSeconds(section.GetDouble("shutdown_timeout_seconds", 30, min: 0, max: 86_400));
         LoadRetries = section.GetInt32("load_retries", 1, min: 0, max: 100);
         LogRequests = section.GetBoolean("log_requests", true);
+        ErrorEnvelope = section.GetBoolean("error_envelope", true);
     }
 
     /// <summary><c>host</c>: address Kestrel binds (default <c>0.0.0.0</c>; the port comes from <c>INFERENCE_SERVER_PORT</c>).</summary>
@@ -50,4 +51,11 @@ public sealed class ServerOptions
 
     /// <summary><c>log_requests</c>: one access-log line per non-probe request (default true).</summary>
     public bool LogRequests { get; init; }
+
+    /// <summary>
+    /// <c>error_envelope</c>: error bodies also carry <c>"status": "error"</c>, <c>"data": null</c> and
+    /// <c>"message"</c> beside truss's <c>"error"</c> (default true), so clients of envelope-style models such as the
+    /// CLIP truss read failures the way they read successes.
+    /// </summary>
+    public bool ErrorEnvelope { get; init; }
 }

@@ -2,6 +2,7 @@ using System.Text.Encodings.Web;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
+using Truss.Server.Configuration;
 using Truss.Server.Hosting;
 using Truss.Server.Serialization;
 
@@ -71,7 +72,11 @@ public static class TrussErrors
             closeConnection: exception is RequestBodyTooLargeException).ConfigureAwait(false);
     }
 
-    /// <summary>Writes <c>{"error": message}</c> with the Baseten error headers.</summary>
+    /// <summary>
+    /// Writes <c>{"error": message}</c> with the Baseten error headers; with
+    /// <see cref="ServerOptions.ErrorEnvelope"/> (read from the request's services) also <c>status</c>, <c>data</c>
+    /// and <c>message</c>.
+    /// </summary>
     public static Task WriteErrorAsync(HttpContext context, int statusCode, int errorCode, string message, bool closeConnection = false)
     {
         var response = context.Response;
@@ -89,6 +94,13 @@ public static class TrussErrors
         {
             writer.WriteStartObject();
             writer.WriteString("error", message);
+            if (context.RequestServices?.GetService(typeof(ServerOptions)) is ServerOptions { ErrorEnvelope: true })
+            {
+                writer.WriteString("status", "error");
+                writer.WriteNull("data");
+                writer.WriteString("message", message);
+            }
+
             writer.WriteEndObject();
         }
 

@@ -25,7 +25,11 @@ public class TrussEndpointsTests
             Assert.That(response.Content.Headers.ContentType?.MediaType, Is.EqualTo("application/json"));
             Assert.That(response.Headers.GetValues("X-BASETEN-ERROR-SOURCE"), Is.EqualTo(new[] { "04" }));
             Assert.That(response.Headers.GetValues("X-BASETEN-ERROR-CODE"), Is.EqualTo(new[] { errorCode }));
-            Assert.That(JsonDocument.Parse(body).RootElement.GetProperty("error").GetString(), Is.EqualTo(message));
+            var root = JsonDocument.Parse(body).RootElement;
+            Assert.That(root.GetProperty("error").GetString(), Is.EqualTo(message));
+            Assert.That(root.GetProperty("status").GetString(), Is.EqualTo("error"), "the seed envelope is on by default");
+            Assert.That(root.GetProperty("data").ValueKind, Is.EqualTo(JsonValueKind.Null));
+            Assert.That(root.GetProperty("message").GetString(), Is.EqualTo(message));
         }
     }
 
@@ -100,6 +104,18 @@ public class TrussEndpointsTests
         var response = await server.Client.PostAsync("/v1/models/model:predict", Json(body));
 
         await AssertErrorAsync(response, HttpStatusCode.BadRequest, "700", message);
+    }
+
+    [Test]
+    public async Task Errors_EnvelopeDisabled_CarryOnlyTheTrussErrorField()
+    {
+        await using var server = await TestTrussServer.StartAsync(new FakeModel(), "model_metadata:\n  server:\n    error_envelope: false\n");
+        await server.WaitUntilReadyAsync();
+
+        var response = await server.Client.PostAsync("/v1/models/model:predict", Json(""));
+
+        Assert.That(await response.Content.ReadAsStringAsync(),
+            Is.EqualTo("""{"error":"Invalid JSON payload: Expecting value: line 1 column 1 (char 0)"}"""));
     }
 
     [Test]
