@@ -18,6 +18,12 @@ public sealed class ServerOptions
         Host = section.GetString("host", "0.0.0.0")!;
         MaxRequestBodyBytes = section.GetInt64("max_request_body_bytes", 100L * 1024 * 1024, min: 1);
         MaxQueuedPredictions = section.GetInt32("max_queued_predictions", 256, min: 0);
+        MaxBufferedBodyBytes = section.GetInt64("max_buffered_body_bytes", Math.Max(256L * 1024 * 1024, MaxRequestBodyBytes), min: 1);
+        if (MaxBufferedBodyBytes < MaxRequestBodyBytes)
+        {
+            throw section.Error("max_buffered_body_bytes", "must be at least max_request_body_bytes, or a largest request could never be served");
+        }
+
         ShutdownTimeout = TimeSpan.FromSeconds(section.GetDouble("shutdown_timeout_seconds", 30, min: 0, max: 86_400));
         LoadRetries = section.GetInt32("load_retries", 1, min: 0, max: 100);
         LogRequests = section.GetBoolean("log_requests", true);
@@ -39,6 +45,12 @@ public sealed class ServerOptions
     /// 0 rejects whenever every slot is busy.
     /// </summary>
     public int MaxQueuedPredictions { get; init; }
+
+    /// <summary>
+    /// <c>max_buffered_body_bytes</c>: request bytes all predict requests together may hold in memory (default
+    /// 256 MiB, at least <see cref="MaxRequestBodyBytes"/>); a request that does not fit gets 503 at once.
+    /// </summary>
+    public long MaxBufferedBodyBytes { get; init; }
 
     /// <summary><c>shutdown_timeout_seconds</c>: on SIGTERM, how long in-flight requests may finish (default 30 s).</summary>
     public TimeSpan ShutdownTimeout { get; init; }

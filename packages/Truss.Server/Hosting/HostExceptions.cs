@@ -8,7 +8,11 @@ public sealed class ServerOverloadedException(string message) : Exception(messag
 
 /// <summary>The request body exceeds <c>model_metadata.server.max_request_body_bytes</c>: answered 413.</summary>
 public sealed class RequestBodyTooLargeException(long limitBytes)
-    : Exception($"Request body is larger than the limit of {limitBytes} bytes (model_metadata.server.max_request_body_bytes).");
+    : Exception($"Request body is larger than the limit of {limitBytes} bytes (model_metadata.server.max_request_body_bytes).")
+{
+    /// <summary>True when the rest of the body was read and discarded, so the connection can be reused.</summary>
+    public bool BodyWasDrained { get; init; }
+}
 
 /// <summary>The client went away before the server could answer: answered 499 (which nobody reads).</summary>
 public sealed class ClientDisconnectedException(string message, Exception? innerException = null)

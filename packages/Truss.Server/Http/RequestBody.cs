@@ -27,9 +27,12 @@ internal sealed class RequestBody : IDisposable
     /// <summary>Reads the body, enforcing <paramref name="limitBytes"/> whether or not Content-Length was sent.</summary>
     public static async Task<RequestBody> ReadAsync(HttpRequest request, long limitBytes, CancellationToken cancellationToken)
     {
-        if (request.ContentLength > limitBytes)
+        if (request.ContentLength is { } declared && declared > limitBytes)
         {
-            throw new RequestBodyTooLargeException(limitBytes);
+            // Answer only after the client has sent everything (up to a bound), as nginx's lingering close does:
+            // a client still writing when the server closes sees a reset instead of the 413 and its message.
+            var drained = declared - limitBytes <= MaxDrainBytes && await TryDrainAsync(request, cancellationToken).ConfigureAwait(false);
+            throw new RequestBodyTooLargeException(limitBytes) { BodyWasDrained = drained };
         }
 
         var capacity = (int)Math.Min(request.ContentLength ?? 16 * 1024, Math.Min(limitBytes, Array.MaxLength));
@@ -68,7 +71,18 @@ internal sealed class RequestBody : IDisposable
                 length += read;
             }
 
+            if (length > limitBytes)
+            {
+                // The pool may hand out a larger buffer than the limit; the limit still holds.
+                throw new RequestBodyTooLargeException(limitBytes);
+            }
+
             return new RequestBody(buffer, length);
+        }
+        catch (RequestBodyTooLargeException)
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            throw;
         }
         catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
@@ -84,6 +98,37 @@ internal sealed class RequestBody : IDisposable
         {
             ArrayPool<byte>.Shared.Return(buffer);
             throw;
+        }
+    }
+
+    /// <summary>How far past the limit a declared body is still read (and discarded) before answering 413.</summary>
+    internal const long MaxDrainBytes = 16L * 1024 * 1024;
+
+    private static async Task<bool> TryDrainAsync(HttpRequest request, CancellationToken cancellationToken)
+    {
+        var limit = request.HttpContext.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>();
+        if (limit is null || limit.IsReadOnly)
+        {
+            return false;
+        }
+
+        limit.MaxRequestBodySize = null;
+        var scratch = ArrayPool<byte>.Shared.Rent(64 * 1024);
+        try
+        {
+            while (await request.Body.ReadAsync(scratch, cancellationToken).ConfigureAwait(false) > 0)
+            {
+            }
+
+            return true;
+        }
+        catch (Exception e) when (e is IOException or OperationCanceledException or BadHttpRequestException)
+        {
+            return false;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(scratch);
         }
     }
 

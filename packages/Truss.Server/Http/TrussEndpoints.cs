@@ -23,6 +23,7 @@ public static class TrussEndpoints
     /// <summary>Maps every route of the contract onto <paramref name="app"/>.</summary>
     public static void MapTrussEndpoints(this IEndpointRouteBuilder app, ModelHost host, ServerOptions options, ILogger logger)
     {
+        var budget = new BufferedBytesBudget(options.MaxBufferedBodyBytes);
         app.MapGet("/", static context => WriteRawJsonAsync(context, "true"u8));
         app.MapGet("/v1/models/{name}", context => ReadinessAsync(context, host.IsReady(consultModelHealth: true)));
         app.MapGet("/v1/models/{name}/loaded", context => ReadinessAsync(context, host.IsReady(consultModelHealth: false)));
@@ -33,10 +34,10 @@ public static class TrussEndpoints
         {
             var name = (string)context.Request.RouteValues["name"]!;
             return name.EndsWith(":predict", StringComparison.Ordinal) || name.EndsWith(":predict_binary", StringComparison.Ordinal)
-                ? PredictAsync(context, host, options, logger)
+                ? PredictAsync(context, host, options, budget, logger)
                 : MethodNotAllowedAsync(context, "GET");
         });
-        app.MapPost("/invocations", context => PredictAsync(context, host, options, logger));
+        app.MapPost("/invocations", context => PredictAsync(context, host, options, budget, logger));
 
         foreach (var route in OpenAiRoutes)
         {
@@ -74,13 +75,17 @@ public static class TrussEndpoints
         return WriteRawJsonAsync(context, """{"detail":"Method Not Allowed"}"""u8, 405);
     }
 
-    private static async Task PredictAsync(HttpContext context, ModelHost host, ServerOptions options, ILogger logger)
+    private static async Task PredictAsync(HttpContext context, ModelHost host, ServerOptions options, BufferedBytesBudget budget, ILogger logger)
     {
         var binary = IsBinary(context.Request.ContentType);
         try
         {
             object? result;
+
+            // Known lengths are reserved before reading; chunked bodies once their length is known.
+            using var reservation = budget.Reserve(context.Request.ContentLength ?? 0);
             using (var body = await RequestBody.ReadAsync(context.Request, options.MaxRequestBodyBytes, context.RequestAborted))
+            using (context.Request.ContentLength is null ? budget.Reserve(body.Length) : null)
             {
                 if (host.State != ModelState.Ready)
                 {

@@ -69,7 +69,7 @@ public static class TrussErrors
         // The rest of an oversized body was never read: closing tells the client not to reuse a connection that
         // still carries it.
         await WriteErrorAsync(context, answer.StatusCode, answer.ErrorCode, answer.Message,
-            closeConnection: exception is RequestBodyTooLargeException).ConfigureAwait(false);
+            closeConnection: exception is RequestBodyTooLargeException { BodyWasDrained: false }).ConfigureAwait(false);
     }
 
     /// <summary>

@@ -72,6 +72,7 @@ public class TrussConfigTests
     [TestCase("runtime: [1, 2]\n", "config.yaml: runtime must be a mapping of keys to values (line 1)")]
     [TestCase("model_metadata:\n  server:\n    max_request_body_bytes: -5\n", "config.yaml: model_metadata.server.max_request_body_bytes must be an integer ≥ 1, got '-5' (line 3)")]
     [TestCase("model_metadata:\n  server:\n    log_requests: sometimes\n", "config.yaml: model_metadata.server.log_requests must be true or false, got 'sometimes' (line 3)")]
+    [TestCase("model_metadata:\n  server:\n    max_request_body_bytes: 2000\n    max_buffered_body_bytes: 1000\n", "config.yaml: model_metadata.server.max_buffered_body_bytes must be at least max_request_body_bytes, or a largest request could never be served, got '1000' (line 4)")]
     [TestCase("runtime:\n  enable_debug_logs: yes please\n", "config.yaml: runtime.enable_debug_logs must be true or false, got 'yes please' (line 2)")]
     public void Parse_BadValue_FailsNamingTheKey(string yaml, string message) =>
         Assert.That(() => Parse(yaml), Throws.TypeOf<TrussConfigException>().With.Message.EqualTo(message));

@@ -36,3 +36,29 @@ public class PredictGateTests
     public void Constructor_ZeroConcurrency_Throws() =>
         Assert.That(() => new PredictGate(0, 1), Throws.TypeOf<ArgumentOutOfRangeException>());
 }
+
+public class BufferedBytesBudgetTests
+{
+    [Test]
+    public void Reserve_OverCapacity_RejectsUntilReleased()
+    {
+        var budget = new BufferedBytesBudget(100);
+        var first = budget.Reserve(60);
+
+        Assert.That(() => budget.Reserve(50), Throws.TypeOf<ServerOverloadedException>().With.Message.Contains("max_buffered_body_bytes"));
+        first.Dispose();
+        first.Dispose();
+        using var second = budget.Reserve(50);
+        Assert.That(budget.Reserved, Is.EqualTo(50));
+    }
+
+    [Test]
+    public void Reserve_LargerThanCapacityWhenIdle_IsAllowedSoNoRequestStarves()
+    {
+        var budget = new BufferedBytesBudget(10);
+
+        using var reservation = budget.Reserve(50);
+
+        Assert.That(budget.Reserved, Is.EqualTo(50));
+    }
+}
