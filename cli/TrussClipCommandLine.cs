@@ -3,7 +3,7 @@ using Truss.Server.CommandLine;
 
 namespace Truss.Clip.Cli;
 
-/// <summary>The executable's commands: <c>serve</c> (the default) and the CLIP tools.</summary>
+/// <summary>The executable's commands: <c>serve</c> (the default), the CLIP tools and <c>fetch</c>.</summary>
 internal static class TrussClipCommandLine
 {
     public static RootCommand CreateRoot()
@@ -21,6 +21,7 @@ internal static class TrussClipCommandLine
             ClipCommands.Tokenize(),
             ClipCommands.Preprocess(),
             ClipCommands.Predict(modelDirectory),
+            new FetchCommand(Environment.GetEnvironmentVariable),
         };
     }
 }
