@@ -18,10 +18,10 @@ internal static class TrussClipCommandLine
         return new RootCommand("Truss.Clip: a Truss-compatible CLIP zero-shot image classification server")
         {
             serve,
+            new FetchCommand(Environment.GetEnvironmentVariable),
             ClipCommands.Tokenize(),
             ClipCommands.Preprocess(),
             ClipCommands.Predict(modelDirectory),
-            new FetchCommand(Environment.GetEnvironmentVariable),
         };
     }
 }
