@@ -4,7 +4,7 @@ using Truss.Server.CommandLine;
 
 namespace Truss.Clip.Cli;
 
-/// <summary>The executable's commands: <c>serve</c> (the default) and the CLIP tools.</summary>
+/// <summary>The executable's commands: <c>serve</c> (the default), the CLIP tools and <c>fetch</c>.</summary>
 internal static class TrussClipCommandLine
 {
     public static RootCommand CreateRoot()
@@ -19,6 +19,7 @@ internal static class TrussClipCommandLine
         return new RootCommand("Truss.Clip: a Truss-compatible CLIP zero-shot image classification server")
         {
             serve,
+            new FetchCommand(Environment.GetEnvironmentVariable),
             ClipCommands.Tokenize(),
             ClipCommands.Preprocess(),
             ClipCommands.Predict(modelDirectory),

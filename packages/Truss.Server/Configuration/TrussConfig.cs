@@ -1,3 +1,4 @@
+using Truss.Server.ModelCache;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
@@ -29,6 +30,7 @@ public sealed class TrussConfig
         PredictConcurrency = runtime.GetInt32("predict_concurrency", 1, min: 1);
         EnableDebugLogs = runtime.GetBoolean("enable_debug_logs", false);
         Server = new ServerOptions(ModelMetadata.GetSection("server"));
+        ModelCache = ModelCacheSettings.Parse(root, ModelMetadata.GetSection("server"), Directory, DataDirectory);
     }
 
     /// <summary>The whole file, for model-specific sections.</summary>
@@ -72,6 +74,12 @@ public sealed class TrussConfig
 
     /// <summary>This server's own settings (<c>model_metadata.server</c>).</summary>
     public ServerOptions Server { get; }
+
+    /// <summary>
+    /// <c>model_cache</c>: Hugging Face repositories the server downloads before constructing the model (cache root:
+    /// <c>model_metadata.server.model_cache_dir</c>, default <c>/app/model_cache</c>).
+    /// </summary>
+    public ModelCacheSettings ModelCache { get; }
 
     /// <summary>Reads and validates a config file.</summary>
     public static TrussConfig Load(string path)

@@ -11,21 +11,34 @@ namespace Truss.Server.Hosting;
 public sealed class ModelHost : IDisposable
 {
     private readonly Func<ITrussModel> _createModel;
+    private readonly Action<CancellationToken>? _prepare;
+    private readonly CancellationTokenSource _stopping = new();
     private readonly int _loadRetries;
     private readonly TimeSpan _retryDelay;
     private readonly ILogger _logger;
     private ITrussModel? _model;
     private volatile ModelState _state = ModelState.NotReady;
-    private volatile bool _stopping;
 
+    /// <summary>Creates the lifecycle; nothing runs until <see cref="StartLoading"/>.</summary>
+    /// <param name="createModel">Constructs the model (on the background load thread).</param>
+    /// <param name="gate">The predict concurrency gate.</param>
+    /// <param name="loadRetries">Extra <c>Load()</c> attempts.</param>
+    /// <param name="retryDelay">Pause between <c>Load()</c> attempts.</param>
+    /// <param name="logger">The lifecycle's logger.</param>
+    /// <param name="prepare">
+    /// Runs once before <paramref name="createModel"/>, on the load thread (the <c>model_cache</c> download); its
+    /// token is cancelled when the server begins stopping. Throwing fails the load without retries.
+    /// </param>
     public ModelHost(
         Func<ITrussModel> createModel,
         PredictGate gate,
         int loadRetries,
         TimeSpan retryDelay,
-        ILogger<ModelHost> logger)
+        ILogger<ModelHost> logger,
+        Action<CancellationToken>? prepare = null)
     {
         _createModel = createModel;
+        _prepare = prepare;
         Gate = gate;
         _loadRetries = loadRetries;
         _retryDelay = retryDelay;
@@ -58,7 +71,7 @@ public sealed class ModelHost : IDisposable
     }
 
     /// <summary>Marks the server as shutting down, so readiness answers 503 while in-flight work drains.</summary>
-    public void BeginStopping() => _stopping = true;
+    public void BeginStopping() => _stopping.Cancel(); // also ends a model_cache download in progress
 
     /// <summary>
     /// Readiness: loaded, not stopping, and, when the model reports health (<see cref="IHealthReportingModel"/>),
@@ -66,7 +79,7 @@ public sealed class ModelHost : IDisposable
     /// </summary>
     public bool IsReady(bool consultModelHealth)
     {
-        if (_state != ModelState.Ready || _stopping)
+        if (_state != ModelState.Ready || _stopping.IsCancellationRequested)
         {
             return false;
         }
@@ -109,13 +122,21 @@ public sealed class ModelHost : IDisposable
     {
         Gate.Dispose();
         (_model as IDisposable)?.Dispose();
+        // _stopping is not disposed: the load thread may still read its token, and it owns no timer or handle.
     }
 
     private void LoadWithRetries(Action onFailed)
     {
         try
         {
+            _prepare?.Invoke(_stopping.Token);
             _model = _createModel();
+        }
+        catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+        {
+            // Stopping during the model_cache download is a normal shutdown, not a failed load.
+            _logger.LogInformation("Model loading cancelled: the server is stopping");
+            return;
         }
         catch (Exception e)
         {

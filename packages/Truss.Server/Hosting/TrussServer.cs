@@ -11,6 +11,7 @@ using Serilog;
 using Truss.Server.Configuration;
 using Truss.Server.Http;
 using Truss.Server.Logging;
+using Truss.Server.ModelCache;
 
 namespace Truss.Server.Hosting;
 
@@ -82,12 +83,15 @@ public sealed class TrussServer : IAsyncDisposable
                           int.TryParse(retries, NumberStyles.None, CultureInfo.InvariantCulture, out var fromEnvironment)
             ? fromEnvironment
             : options.LoadRetries;
+        var modelCache = new ModelCacheDownloader(
+            config.ModelCache, secrets, settings.Environment, loggerFactory.CreateLogger<ModelCacheDownloader>());
         var host = new ModelHost(
             () => createModel(new ModelContext(config, secrets, loggerFactory)),
             new PredictGate(config.PredictConcurrency, options.MaxQueuedPredictions),
             loadRetries,
             settings.LoadRetryDelay,
-            loggerFactory.CreateLogger<ModelHost>());
+            loggerFactory.CreateLogger<ModelHost>(),
+            prepare: config.ModelCache.Entries.Count > 0 ? modelCache.Run : null);
 
         app.UseMiddleware<RequestLoggingMiddleware>();
         app.UseStatusCodePages(context => TrussEndpoints.WriteRoutingErrorAsync(context.HttpContext));
