@@ -29,7 +29,7 @@ public static class MsgPackPayload
 
             return value;
         }
-        catch (Exception e) when (e is MessagePackSerializationException or EndOfStreamException or OverflowException)
+        catch (Exception e) when (e is MessagePackSerializationException or EndOfStreamException or OverflowException or ArgumentOutOfRangeException)
         {
             throw new InvalidPayloadException($"Invalid msgpack payload: {e.Message}", e);
         }
