@@ -96,7 +96,10 @@ internal static class PixelArray
         string => "a string",
         bool b => b ? "true" : "false",
         double d => d.ToString(System.Globalization.CultureInfo.InvariantCulture),
-        _ => Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture) ?? "?",
+        long l => l.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        byte[] bytes => $"binary data of {bytes.Length} bytes",
+        OrderedDictionary<string, object?> => "an object",
+        _ => "a value of an unsupported type",
     };
 
     private static ModelInputException Invalid(string field, string detail, int status = 400) => new($"`{field}` {detail}", status);

@@ -108,15 +108,20 @@ public partial class PredictRequestProperties
     /// <summary>Invariants of an accepted request, checked against the input rather than re-deriving Parse's rules.</summary>
     private static void AssertAccepted(PredictRequest parsed, OrderedDictionary<string, object?> fields, RequestLimits limits)
     {
-        var sources = (parsed.PixelArray is null ? 0 : 1) + (parsed.ImageUrl is null ? 0 : 1) + (parsed.ImageBytes is null ? 0 : 1);
         using (Assert.EnterMultipleScope())
         {
             Assert.That(parsed.Labels, Has.Count.InRange(1, limits.MaxLabels));
             Assert.That(parsed.Labels, Has.All.Matches<string>(l => !string.IsNullOrWhiteSpace(l) && l.Length <= limits.MaxLabelLength));
             Assert.That(parsed.Labels, Is.EqualTo((List<object?>)fields["labels"]!));
-            Assert.That(sources, Is.EqualTo(1), "exactly one image source");
-            Assert.That(parsed.PixelArray, Is.SameAs(fields.GetValueOrDefault("image")));
-            Assert.That(parsed.ImageUrl, Is.SameAs(fields.GetValueOrDefault("image_url")));
+            Assert.That(parsed.Images, Has.Count.InRange(1, Math.Max(1, limits.MaxBatchImages)));
+            Assert.That(parsed.Images, Has.All.Matches<ImageSource>(i => (i!.Pixels is null ? 0 : 1) + (i.Url is null ? 0 : 1) + (i.Bytes is null ? 0 : 1) == 1),
+                "exactly one source per image");
+            if (fields.GetValueOrDefault("images") is null)
+            {
+                Assert.That(parsed.Images, Has.Count.EqualTo(1));
+                Assert.That(parsed.Images[0].Pixels, Is.SameAs(fields.GetValueOrDefault("image")));
+                Assert.That(parsed.Images[0].Url, Is.SameAs(fields.GetValueOrDefault("image_url")));
+            }
         }
     }
 

@@ -46,6 +46,7 @@ public class PixelArrayTests
     [TestCase("[[[1,2,\"3\"]]]", "`image` pixel values must be integers from 0 to 255; image[0][0][2] is a string")]
     [TestCase("[[[1,2,null]]]", "`image` pixel values must be integers from 0 to 255; image[0][0][2] is null")]
     [TestCase("[[[1,2,true]]]", "`image` pixel values must be integers from 0 to 255; image[0][0][2] is true")]
+    [TestCase("[[[1,2,{}]]]", "`image` pixel values must be integers from 0 to 255; image[0][0][2] is an object")]
     [TestCase("[[1, [2]]]", "`image` pixel values must be integers from 0 to 255; image[0][1] is a list of 1")]
     public void ToImage_BadShapeOrValue_NamesTheIndex(string json, string message) =>
         Assert.That(() => Parse(json), Throws.TypeOf<ModelInputException>().With.Message.StartsWith(message));
