@@ -24,7 +24,7 @@ internal static class ShapeScenes
     ];
 
     /// <summary>Shape names.</summary>
-    public static readonly string[] Shapes = ["circle", "square", "triangle", "star", "hexagon", "cross"];
+    public static readonly string[] Shapes = ["circle", "square", "triangle", "star", "cross", "crescent"];
 
     /// <summary>Every "a {colour} {shape}" label, colour-major.</summary>
     public static string[] AllLabels()
@@ -83,6 +83,16 @@ internal static class ShapeScenes
             {
                 canvas.DrawCircle(cx, cy, radius, shapePaint);
             }
+            else if (Shapes[shape] == "crescent")
+            {
+                // A disc minus a slightly smaller disc shifted towards a random direction, as the training script.
+                var innerRadius = radius * Uniform(random, 0.78f, 0.9f);
+                var offset = radius * Uniform(random, 0.4f, 0.55f);
+                using var outer = Circle(cx, cy, radius);
+                using var inner = Circle(cx + (offset * MathF.Cos(rotation)), cy + (offset * MathF.Sin(rotation)), innerRadius);
+                using var crescent = outer.Op(inner, SKPathOp.Difference);
+                canvas.DrawPath(crescent, shapePaint);
+            }
             else
             {
                 using var path = Polygon(Shapes[shape], cx, cy, radius, rotation, random);
@@ -113,13 +123,19 @@ internal static class ShapeScenes
         {
             "square" => Ring(4, [r], cx, cy, rotation + (MathF.PI / 4)),
             "triangle" => Ring(3, [r], cx, cy, rotation - (MathF.PI / 2)),
-            "hexagon" => Ring(6, [r], cx, cy, rotation),
             "star" => Ring(5, [r, r * Uniform(random, 0.38f, 0.5f)], cx, cy, rotation - (MathF.PI / 2)),
             "cross" => Cross(cx, cy, r, rotation, r * Uniform(random, 0.26f, 0.36f)),
             _ => throw new ArgumentOutOfRangeException(nameof(shape), shape, "Unknown shape."),
         };
         using var builder = new SKPathBuilder();
         builder.AddPoly([.. points], close: true);
+        return builder.Detach();
+    }
+
+    private static SKPath Circle(float cx, float cy, float radius)
+    {
+        using var builder = new SKPathBuilder();
+        builder.AddCircle(cx, cy, radius, SKPathDirection.Clockwise);
         return builder.Detach();
     }
 
