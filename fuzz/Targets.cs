@@ -160,35 +160,39 @@ internal sealed partial class FuzzTarget
             return $"request-rejected {e.StatusCode} {Label(e.Message)}";
         }
 
-        if (request.PixelArray is not null)
+        var outcome = "url-accepted";
+        foreach (var source in request.Images)
         {
-            try
+            if (source.Pixels is not null)
             {
-                using var image = PixelArray.ToImage(request.PixelArray, Decoder.Options.MaxPixels, AlphaMode.Black);
-                Require(image.Pixels.Length == image.Width * image.Height * 3, "pixel array image has a wrong buffer length");
-                return "pixels-ok";
+                try
+                {
+                    using var image = PixelArray.ToImage(source.Pixels, Decoder.Options.MaxPixels, AlphaMode.Black, source.Field);
+                    Require(image.Pixels.Length == image.Width * image.Height * 3, "pixel array image has a wrong buffer length");
+                    outcome = "pixels-ok";
+                }
+                catch (ModelInputException e)
+                {
+                    Require(e.StatusCode is 400 or 413 or 422 && e.Message.StartsWith("`" + source.Field + "`", StringComparison.Ordinal),
+                        $"unexpected pixel rejection {e.StatusCode}: {e.Message}");
+                    return $"pixels-rejected {e.StatusCode} {Label(e.Message)}";
+                }
             }
-            catch (ModelInputException e)
+            else if (source.Bytes is not null)
             {
-                Require(e.StatusCode is 400 or 413 && e.Message.StartsWith("`image`", StringComparison.Ordinal), $"unexpected pixel rejection {e.StatusCode}: {e.Message}");
-                return $"pixels-rejected {e.StatusCode} {Label(e.Message)}";
+                try
+                {
+                    using var image = Decoder.Decode(source.Bytes);
+                    outcome = "bytes-decoded";
+                }
+                catch (ImageDecodeException e)
+                {
+                    return $"bytes-rejected {e.Error}";
+                }
             }
         }
 
-        if (request.ImageBytes is not null)
-        {
-            try
-            {
-                using var image = Decoder.Decode(request.ImageBytes);
-                return "bytes-decoded";
-            }
-            catch (ImageDecodeException e)
-            {
-                return $"bytes-rejected {e.Error}";
-            }
-        }
-
-        return "url-accepted";
+        return outcome;
     }
 
     private static void Require(bool condition, string message)
