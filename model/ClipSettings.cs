@@ -63,6 +63,8 @@ internal sealed record ClipSettings(ClipEngineOptions Engine, RequestLimits Limi
                 LabelCacheCapacity = clip.GetInt32("label_cache_size", 10_000, min: 0),
                 Decode = new ImageDecodeOptions(
                     maxPixels: image.GetInt64("max_pixels", ImageDecodeOptions.DefaultMaxPixels, min: 1),
+                    maxWidth: image.GetInt32("max_dimension", ImageDecodeOptions.DefaultMaxDimension, min: 1, max: ImageDecodeOptions.DefaultMaxDimension),
+                    maxHeight: image.GetInt32("max_dimension", ImageDecodeOptions.DefaultMaxDimension, min: 1, max: ImageDecodeOptions.DefaultMaxDimension),
                     applyExifOrientation: image.GetBoolean("exif_transpose", true),
                     alphaMode: image.GetChoice("alpha", "black", "black", "drop", "white") switch
                     {

@@ -79,7 +79,7 @@ internal sealed class ImageFetcher : IDisposable
             // One timeout covers every hop, so a redirect chain cannot stretch the fetch past timeout_seconds.
             for (var current = uri; ; redirects++)
             {
-                using var response = await _client.GetAsync(current, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+                using var response = await GetWithRetriesAsync(current, timeout.Token);
                 if (IsRedirect(response.StatusCode) && response.Headers.Location is { } location)
                 {
                     current = NextHop(current, location, redirects, _options.MaxRedirects);
@@ -106,6 +106,35 @@ internal sealed class ImageFetcher : IDisposable
     }
 
     public void Dispose() => _client.Dispose();
+
+    /// <summary>
+    /// One hop, retried up to <c>fetch.retries</c> times (within the overall timeout) when the failure is transient:
+    /// a refused or reset connection, or 429/502/503/504. Refusals by the address guard are never retried.
+    /// </summary>
+    private async Task<HttpResponseMessage> GetWithRetriesAsync(Uri uri, CancellationToken cancellationToken)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                var response = await _client.GetAsync(uri, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+                if (attempt >= _options.Retries || response.StatusCode is not (HttpStatusCode.TooManyRequests or
+                    HttpStatusCode.BadGateway or HttpStatusCode.ServiceUnavailable or HttpStatusCode.GatewayTimeout))
+                {
+                    return response;
+                }
+
+                response.Dispose();
+            }
+            catch (HttpRequestException e) when (attempt < _options.Retries && FindRefusal(e) is null &&
+                                                 e.HttpRequestError is HttpRequestError.ConnectionError or HttpRequestError.ResponseEnded)
+            {
+                // Transient; tried again below.
+            }
+
+            await Task.Delay(_options.RetryDelay * (1 << attempt), cancellationToken);
+        }
+    }
 
     private static DestinationRefusedException? FindRefusal(Exception e)
     {
@@ -232,12 +261,16 @@ internal sealed class ImageFetcher : IDisposable
 }
 
 /// <summary>Bounds and allowed destinations for <see cref="ImageFetcher"/>, from <c>model_metadata.clip.fetch</c>.</summary>
-internal sealed record ImageFetchOptions(TimeSpan Timeout, long MaxBytes, int MaxRedirects, AddressPolicy Addresses)
+internal sealed record ImageFetchOptions(TimeSpan Timeout, long MaxBytes, int MaxRedirects, AddressPolicy Addresses, int Retries = 1)
 {
+    /// <summary>Pause before the first retry; it doubles for each further one.</summary>
+    public TimeSpan RetryDelay { get; init; } = TimeSpan.FromMilliseconds(200);
+
     /// <summary>Reads and validates <c>model_metadata.clip.fetch</c> (see README, "Configuration").</summary>
     public static ImageFetchOptions From(ConfigSection fetch) => new(
         Timeout: TimeSpan.FromSeconds(fetch.GetDouble("timeout_seconds", 10, min: 0.1, max: 600)),
         MaxBytes: fetch.GetInt64("max_bytes", 20L * 1024 * 1024, min: 1),
         MaxRedirects: fetch.GetInt32("max_redirects", 3, min: 0, max: 20),
-        Addresses: AddressPolicy.FromConfig(fetch));
+        Addresses: AddressPolicy.FromConfig(fetch),
+        Retries: fetch.GetInt32("retries", 1, min: 0, max: 5));
 }

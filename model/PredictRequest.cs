@@ -94,6 +94,12 @@ internal sealed record PredictRequest(
             throw new ModelInputException($"`{prefix}image_url` must be a non-empty string.");
         }
 
+        // A data: URI in image_url carries the image inline, as OpenAI-style APIs accept it; nothing is fetched.
+        if (url is string dataUri && dataUri.StartsWith("data:", StringComparison.OrdinalIgnoreCase))
+        {
+            return new ImageSource(prefix + "image_url", null, null, DecodeBase64(dataUri, prefix + "image_url"));
+        }
+
         return new ImageSource(
             prefix + (image is not null ? "image" : url is not null ? "image_url" : "image_base64"),
             image,

@@ -57,6 +57,25 @@ public sealed class LoopbackFileServer : IAsyncDisposable
         return new Uri(BaseAddress, path).ToString();
     }
 
+    /// <summary>Answers 503 to the first <paramref name="failures"/> requests, then serves <paramref name="body"/>.</summary>
+    public string ServeFlaky(string path, int failures, byte[] body, string contentType = "image/png")
+    {
+        var remaining = failures;
+        _routes[path] = async context =>
+        {
+            if (Interlocked.Decrement(ref remaining) >= 0)
+            {
+                context.Response.StatusCode = 503;
+                return;
+            }
+
+            context.Response.ContentType = contentType;
+            context.Response.ContentLength = body.Length;
+            await context.Response.Body.WriteAsync(body);
+        };
+        return new Uri(BaseAddress, path).ToString();
+    }
+
     /// <summary>Answers a 302 redirect to <paramref name="location"/> at <paramref name="path"/>.</summary>
     public string ServeRedirect(string path, string location)
     {

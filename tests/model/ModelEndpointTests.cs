@@ -257,4 +257,51 @@ public class ModelEndpointTests
         Assert.That(templated.Values, Is.Not.EqualTo(plain.Values));
         Assert.That(templated.Values.Sum(), Is.EqualTo(1).Within(1e-5));
     }
+
+    [Test]
+    public async Task Predict_ImageUrlFailsOnceWith503_IsRetriedAndSucceeds()
+    {
+        var png = TestImages.EncodeRgb(_rgb, Width, Height, SKEncodedImageFormat.Png);
+
+        var (status, body) = await PredictAsync(new { labels = Labels, image_url = _files.ServeFlaky("/flaky-once.png", 1, png) });
+
+        Assert.That(status, Is.EqualTo(HttpStatusCode.OK), body);
+    }
+
+    [Test]
+    public async Task Predict_ImageUrlKeepsFailing_Is502AfterTheRetries()
+    {
+        var png = TestImages.EncodeRgb(_rgb, Width, Height, SKEncodedImageFormat.Png);
+
+        var (status, body) = await PredictAsync(new { labels = Labels, image_url = _files.ServeFlaky("/flaky-twice.png", 2, png) });
+
+        Assert.That(status, Is.EqualTo(HttpStatusCode.BadGateway), body);
+        Assert.That(body, Does.Contain("the server answered 503"));
+    }
+
+    [Test]
+    public async Task Predict_ImageUrlDataUri_IsDecodedInlineWithoutFetching()
+    {
+        var png = TestImages.EncodeRgb(_rgb, Width, Height, SKEncodedImageFormat.Png);
+
+        var fromDataUri = await PredictAsync(new { labels = Labels, image_url = "data:image/png;base64," + Convert.ToBase64String(png) });
+        var fromPixels = await PredictAsync(new { labels = Labels, image = PixelList() });
+
+        Assert.That(fromDataUri.Status, Is.EqualTo(HttpStatusCode.OK), fromDataUri.Body);
+        Assert.That(fromDataUri.Body, Is.EqualTo(fromPixels.Body));
+    }
+
+    [Test]
+    public async Task Predict_ImageWiderThanMaxDimension_Is413()
+    {
+        await using var server = await TestTrussServer.StartAsync(
+            context => new Model(context, ModelFixtures.Split, _ => null), "model_metadata:\n  clip:\n    image:\n      max_dimension: 30\n");
+        await server.WaitUntilReadyAsync();
+        var png = TestImages.EncodeRgb(_rgb, Width, Height, SKEncodedImageFormat.Png);
+
+        var response = await server.Client.PostAsync("/v1/models/model:predict", new StringContent(
+            JsonSerializer.Serialize(new { labels = Labels, image_base64 = Convert.ToBase64String(png) }), Encoding.UTF8, "application/json"));
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.RequestEntityTooLarge), await response.Content.ReadAsStringAsync());
+    }
 }
