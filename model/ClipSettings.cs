@@ -35,6 +35,7 @@ internal sealed record ClipSettings(ClipEngineOptions Engine, RequestLimits Limi
         var image = clip.GetSection("image");
         var limits = clip.GetSection("limits");
         var fetch = clip.GetSection("fetch");
+        var batching = clip.GetSection("batching");
 
         try
         {
@@ -61,6 +62,13 @@ internal sealed record ClipSettings(ClipEngineOptions Engine, RequestLimits Limi
                 LogitScale = (float)clip.GetDouble("logit_scale", 100, min: 1e-3, max: 1e4),
                 PromptTemplates = clip.GetStringList("prompt_templates") ?? [],
                 LabelCacheCapacity = clip.GetInt32("label_cache_size", 10_000, min: 0),
+                Batching = batching.GetBoolean("enabled", true)
+                    ? new global::Clip.Batching.BatchingOptions
+                    {
+                        MaxBatchSize = batching.GetInt32("max_batch_size", 16, min: 1, max: 1024),
+                        MaxDelay = TimeSpan.FromMilliseconds(batching.GetDouble("max_delay_ms", 2, min: 0, max: 1000)),
+                    }
+                    : null,
                 Decode = new ImageDecodeOptions(
                     maxPixels: image.GetInt64("max_pixels", ImageDecodeOptions.DefaultMaxPixels, min: 1),
                     maxWidth: image.GetInt32("max_dimension", ImageDecodeOptions.DefaultMaxDimension, min: 1, max: ImageDecodeOptions.DefaultMaxDimension),

@@ -55,7 +55,8 @@ public sealed class Model : ITrussModel, IDisposable
 
             await Task.WhenAll(loads);
             cancellationToken.ThrowIfCancellationRequested();
-            return PredictResponse.Create(request.Labels, classifier.Classify(images!, request.Labels, request.Templates), request.TopK);
+            var probabilities = await classifier.ClassifyAsync(images!, request.Labels, request.Templates, cancellationToken);
+            return PredictResponse.Create(request.Labels, probabilities, request.TopK);
         }
         finally
         {

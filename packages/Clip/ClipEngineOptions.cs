@@ -48,6 +48,13 @@ public sealed record ClipEngineOptions
         init => field = ValidateTemplates(value);
     } = [];
 
+    /// <summary>
+    /// Dynamic batching of image-tower runs across concurrent calls of
+    /// <see cref="ZeroShotClassifier.ClassifyAsync"/>; null disables it. Used only when the image tower's batch
+    /// dimension is dynamic.
+    /// </summary>
+    public Batching.BatchingOptions? Batching { get; init; }
+
     /// <summary>How many prompt embeddings the label cache keeps (0 disables it).</summary>
     public int LabelCacheCapacity
     {

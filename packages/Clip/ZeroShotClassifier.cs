@@ -1,4 +1,5 @@
 using System.Buffers;
+using Clip.Batching;
 using Clip.Embeddings;
 using Clip.Imaging;
 using Clip.Inference;
@@ -19,6 +20,7 @@ public sealed class ZeroShotClassifier : IDisposable
     private readonly ClipPreprocessor _preprocessor;
     private readonly LabelEmbeddingCache _labelCache;
     private readonly string _modelId;
+    private readonly ImageBatcher? _batcher;
     private long _textRowsEncoded;
 
     private ZeroShotClassifier(ClipEngineOptions options, ClipModel model, ClipTokenizer tokenizer, ClipPreprocessor preprocessor)
@@ -30,7 +32,14 @@ public sealed class ZeroShotClassifier : IDisposable
         _labelCache = new LabelEmbeddingCache(options.LabelCacheCapacity);
         _modelId = model.Descriptor.ModelDirectory + "#" + model.Descriptor.Layout;
         Decoder = new ImageDecoder(options.Decode);
+        if (options.Batching is { } batching && model.Descriptor.Image.FixedBatchSize is null)
+        {
+            _batcher = new ImageBatcher(model.ImageEncoder.Encode, preprocessor.TensorLength, model.Descriptor.EmbeddingDim, batching);
+        }
     }
+
+    /// <summary>The dynamic batcher, when batching is on and the image tower allows it.</summary>
+    public ImageBatcher? Batcher => _batcher;
 
     /// <summary>The options this engine was loaded with.</summary>
     public ClipEngineOptions Options { get; }
@@ -112,6 +121,50 @@ public sealed class ZeroShotClassifier : IDisposable
             ArrayPool<float>.Shared.Return(labelEmbeddings);
             ArrayPool<float>.Shared.Return(imageEmbeddings);
         }
+    }
+
+    /// <summary>
+    /// <see cref="Classify"/> for the server: preprocessing runs on the caller's thread (so it is parallel across
+    /// requests) and the image tower run joins other requests' in a dynamic batch when batching is on.
+    /// </summary>
+    public async Task<float[][]> ClassifyAsync(
+        IReadOnlyList<RgbImage> images, IReadOnlyList<string> labels, IReadOnlyList<string>? templates, CancellationToken cancellationToken)
+    {
+        if (_batcher is null || images.Count == 0)
+        {
+            return Classify(images, labels, templates);
+        }
+
+        ArgumentOutOfRangeException.ThrowIfZero(labels.Count);
+        var dim = EmbeddingDim;
+        var tensorLength = _preprocessor.TensorLength;
+        var pixels = ArrayPool<float>.Shared.Rent(images.Count * tensorLength);
+        float[] imageEmbeddings;
+        try
+        {
+            for (var i = 0; i < images.Count; i++)
+            {
+                _preprocessor.Preprocess(images[i], pixels.AsSpan(i * tensorLength, tensorLength));
+            }
+
+            imageEmbeddings = await _batcher.EncodeAsync(pixels, images.Count, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(pixels);
+        }
+
+        NormalizeRows(imageEmbeddings, dim);
+        var labelEmbeddings = new float[labels.Count * dim];
+        EmbedLabels(labels, templates ?? Options.PromptTemplates, labelEmbeddings);
+        var results = new float[images.Count][];
+        for (var i = 0; i < images.Count; i++)
+        {
+            results[i] = new float[labels.Count];
+            Similarity.ZeroShotProbabilities(imageEmbeddings.AsSpan(i * dim, dim), labelEmbeddings, Options.LogitScale, results[i]);
+        }
+
+        return results;
     }
 
     /// <summary>L2-normalized image embeddings, row-major [images, dim], into <paramref name="destination"/>.</summary>
@@ -215,7 +268,12 @@ public sealed class ZeroShotClassifier : IDisposable
         }
     }
 
-    public void Dispose() => _model.Dispose();
+    public void Dispose()
+    {
+        // Queued requests finish (or fail) before the sessions they need go away.
+        _batcher?.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        _model.Dispose();
+    }
 
     private static void NormalizeRows(Span<float> rows, int dim)
     {

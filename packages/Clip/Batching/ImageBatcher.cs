@@ -1,0 +1,210 @@
+using System.Buffers;
+using System.Threading.Channels;
+
+namespace Clip.Batching;
+
+/// <summary>
+/// Dynamic batching of image-tower runs across concurrent requests: a single reader takes queued requests off a
+/// bounded channel until it has <see cref="BatchingOptions.MaxBatchSize"/> images or
+/// <see cref="BatchingOptions.MaxDelay"/> has passed since the first one, runs the tower once on all of them, and
+/// completes each request with its own rows. An ONNX run costs much less per image at batch 8 than at batch 1, so
+/// under concurrency this raises throughput at the price of at most MaxDelay of extra latency.
+/// </summary>
+/// <remarks>
+/// Requests cancelled while queued are skipped (their images never reach the tower). Each request gets its own
+/// completion (continuations run asynchronously, so the reader never runs request code). The channel is bounded; the
+/// server's predict gate already bounds how many requests can be waiting. Disposal stops accepting and completes
+/// everything still queued. Modelled on Serilog's BatchingSink and text-embeddings-inference's queue. Thread-safe.
+/// </remarks>
+public sealed class ImageBatcher : IAsyncDisposable
+{
+    /// <summary>Runs the image tower: pixels [batch,3,S,S] in, embeddings [batch,dim] out.</summary>
+    public delegate void EncodeBatch(ReadOnlySpan<float> pixels, int batch, Span<float> embeddings);
+
+    private readonly EncodeBatch _encode;
+    private readonly int _tensorLength;
+    private readonly int _embeddingDim;
+    private readonly BatchingOptions _options;
+    private readonly Channel<Pending> _queue;
+    private readonly Task _reader;
+    private long _batches;
+    private long _images;
+
+    public ImageBatcher(EncodeBatch encode, int tensorLength, int embeddingDim, BatchingOptions options)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(tensorLength, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(embeddingDim, 1);
+        _encode = encode;
+        _tensorLength = tensorLength;
+        _embeddingDim = embeddingDim;
+        _options = options;
+        _queue = Channel.CreateBounded<Pending>(new BoundedChannelOptions(options.QueueCapacity)
+        {
+            SingleReader = true,
+            FullMode = BoundedChannelFullMode.Wait,
+        });
+        _reader = Task.Run(ReadLoopAsync);
+    }
+
+    /// <summary>Tower runs so far.</summary>
+    public long Batches => Interlocked.Read(ref _batches);
+
+    /// <summary>Images encoded so far.</summary>
+    public long Images => Interlocked.Read(ref _images);
+
+    /// <summary>
+    /// Queues <paramref name="count"/> preprocessed images (<paramref name="pixels"/>, CHW each, back to back) and
+    /// returns their embeddings [count, dim]. The caller keeps ownership of <paramref name="pixels"/> but must not
+    /// touch it until the task completes.
+    /// </summary>
+    public async Task<float[]> EncodeAsync(float[] pixels, int count, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
+        if (pixels.Length < count * _tensorLength)
+        {
+            throw new ArgumentException($"Expected {count} × {_tensorLength} floats, got {pixels.Length}.", nameof(pixels));
+        }
+
+        var pending = new Pending(pixels, count, new TaskCompletionSource<float[]>(TaskCreationOptions.RunContinuationsAsynchronously), cancellationToken);
+        await _queue.Writer.WriteAsync(pending, cancellationToken).ConfigureAwait(false);
+        using (cancellationToken.Register(static state => ((TaskCompletionSource<float[]>)state!).TrySetCanceled(), pending.Completion))
+        {
+            return await pending.Completion.Task.ConfigureAwait(false);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _queue.Writer.TryComplete();
+        await _reader.ConfigureAwait(false);
+    }
+
+    private async Task ReadLoopAsync()
+    {
+        var batch = new List<Pending>(_options.MaxBatchSize);
+        Pending? carried = null;
+        while (carried is not null || await _queue.Reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            batch.Clear();
+            var images = 0;
+            if (carried is { } first || _queue.Reader.TryRead(out first))
+            {
+                carried = null;
+                Add(first, batch, ref images);
+            }
+
+            // Fill the batch until it is full or the first request has waited MaxDelay.
+            using var window = new CancellationTokenSource(_options.MaxDelay);
+            while (images < _options.MaxBatchSize)
+            {
+                if (_queue.Reader.TryRead(out var next))
+                {
+                    if (images > 0 && images + next.Count > _options.MaxBatchSize)
+                    {
+                        carried = next; // too big for this batch: it opens the next one
+                        break;
+                    }
+
+                    Add(next, batch, ref images);
+                    continue;
+                }
+
+                try
+                {
+                    if (!await _queue.Reader.WaitToReadAsync(window.Token).ConfigureAwait(false))
+                    {
+                        break;
+                    }
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+            }
+
+            if (images > 0)
+            {
+                Run(batch, images);
+            }
+        }
+    }
+
+    private static void Add(Pending pending, List<Pending> batch, ref int images)
+    {
+        // A request whose caller has gone is skipped rather than encoded.
+        if (pending.Cancellation.IsCancellationRequested)
+        {
+            pending.Completion.TrySetCanceled(pending.Cancellation);
+            return;
+        }
+
+        batch.Add(pending);
+        images += pending.Count;
+    }
+
+    private void Run(List<Pending> batch, int images)
+    {
+        var pixels = ArrayPool<float>.Shared.Rent(images * _tensorLength);
+        var embeddings = ArrayPool<float>.Shared.Rent(images * _embeddingDim);
+        try
+        {
+            var offset = 0;
+            foreach (var pending in batch)
+            {
+                pending.Pixels.AsSpan(0, pending.Count * _tensorLength).CopyTo(pixels.AsSpan(offset));
+                offset += pending.Count * _tensorLength;
+            }
+
+            _encode(pixels.AsSpan(0, images * _tensorLength), images, embeddings.AsSpan(0, images * _embeddingDim));
+            Interlocked.Increment(ref _batches);
+            Interlocked.Add(ref _images, images);
+            offset = 0;
+            foreach (var pending in batch)
+            {
+                var rows = embeddings.AsSpan(offset, pending.Count * _embeddingDim).ToArray();
+                offset += rows.Length;
+                pending.Completion.TrySetResult(rows);
+            }
+        }
+        catch (Exception e)
+        {
+            // The reader must survive a failed run: every request of this batch gets the error, later ones go on.
+            foreach (var pending in batch)
+            {
+                pending.Completion.TrySetException(e);
+            }
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(pixels);
+            ArrayPool<float>.Shared.Return(embeddings);
+        }
+    }
+
+    private sealed record Pending(float[] Pixels, int Count, TaskCompletionSource<float[]> Completion, CancellationToken Cancellation);
+}
+
+/// <summary>Dynamic batching settings (<c>model_metadata.clip.batching</c>).</summary>
+public sealed record BatchingOptions
+{
+    /// <summary>Most images per tower run (default 16).</summary>
+    public int MaxBatchSize
+    {
+        get;
+        init => field = value >= 1 ? value : throw new ArgumentOutOfRangeException(nameof(MaxBatchSize), value, "Must be ≥ 1.");
+    } = 16;
+
+    /// <summary>Longest a request waits for others to join its batch (default 2 ms).</summary>
+    public TimeSpan MaxDelay
+    {
+        get;
+        init => field = value >= TimeSpan.Zero ? value : throw new ArgumentOutOfRangeException(nameof(MaxDelay), value, "Must be ≥ 0.");
+    } = TimeSpan.FromMilliseconds(2);
+
+    /// <summary>Requests that may wait in the queue (default 1024).</summary>
+    public int QueueCapacity
+    {
+        get;
+        init => field = value >= 1 ? value : throw new ArgumentOutOfRangeException(nameof(QueueCapacity), value, "Must be ≥ 1.");
+    } = 1024;
+}
