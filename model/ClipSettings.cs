@@ -62,6 +62,7 @@ internal sealed record ClipSettings(ClipEngineOptions Engine, RequestLimits Limi
                 LogitScale = (float)clip.GetDouble("logit_scale", 100, min: 1e-3, max: 1e4),
                 PromptTemplates = clip.GetStringList("prompt_templates") ?? [],
                 LabelCacheCapacity = clip.GetInt32("label_cache_size", 10_000, min: 0),
+                FastJpegDecode = image.GetBoolean("fast_jpeg_decode", false),
                 Batching = batching.GetBoolean("enabled", true)
                     ? new global::Clip.Batching.BatchingOptions
                     {

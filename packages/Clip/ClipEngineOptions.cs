@@ -55,6 +55,12 @@ public sealed record ClipEngineOptions
     /// </summary>
     public Batching.BatchingOptions? Batching { get; init; }
 
+    /// <summary>
+    /// The fast JPEG path: large JPEGs are decoded at a reduced DCT scale whose short side is still at least twice
+    /// the model's input size, then resampled exactly (see <see cref="ImageDecodeOptions.FastJpegMinShortSide"/>).
+    /// </summary>
+    public bool FastJpegDecode { get; init; }
+
     /// <summary>How many prompt embeddings the label cache keeps (0 disables it).</summary>
     public int LabelCacheCapacity
     {

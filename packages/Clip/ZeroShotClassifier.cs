@@ -31,7 +31,13 @@ public sealed class ZeroShotClassifier : IDisposable
         _preprocessor = preprocessor;
         _labelCache = new LabelEmbeddingCache(options.LabelCacheCapacity);
         _modelId = model.Descriptor.ModelDirectory + "#" + model.Descriptor.Layout;
-        Decoder = new ImageDecoder(options.Decode);
+        var decode = options.Decode;
+        Decoder = new ImageDecoder(options.FastJpegDecode
+            ? new ImageDecodeOptions(decode.MaxPixels, decode.MaxWidth, decode.MaxHeight, decode.ApplyExifOrientation, decode.AlphaMode)
+            {
+                FastJpegMinShortSide = 2 * preprocessor.Size,
+            }
+            : decode);
         if (options.Batching is { } batching && model.Descriptor.Image.FixedBatchSize is null)
         {
             _batcher = new ImageBatcher(model.ImageEncoder.Encode, preprocessor.TensorLength, model.Descriptor.EmbeddingDim, batching);

@@ -66,4 +66,17 @@ public sealed class ImageDecodeOptions
 
     /// <summary>How transparency is resolved into RGB. Default <see cref="Imaging.AlphaMode.Black"/>.</summary>
     public AlphaMode AlphaMode { get; }
+
+    /// <summary>
+    /// The fast JPEG path: when set, a JPEG whose short side is at least twice this many pixels is decoded at a
+    /// reduced DCT scale (1/2, 1/4 or 1/8, the smallest that keeps the short side ≥ this value) before the exact
+    /// resample. Decoding is most of the cost of a large JPEG, so this is several times faster; the result differs
+    /// slightly from a full decode (the DCT downscale is a box-like prefilter), which is why it is opt-in.
+    /// Null (the default) always decodes at full size.
+    /// </summary>
+    public int? FastJpegMinShortSide
+    {
+        get;
+        init => field = value is null or >= 1 ? value : throw new ArgumentOutOfRangeException(nameof(FastJpegMinShortSide), value, "Must be ≥ 1.");
+    }
 }

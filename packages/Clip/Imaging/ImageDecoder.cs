@@ -137,6 +137,11 @@ public sealed class ImageDecoder
         string format = FormatName(codec.EncodedFormat);
         CheckSize(format, width, height);
 
+        if (Options.FastJpegMinShortSide is { } minShortSide && codec.EncodedFormat == SKEncodedImageFormat.Jpeg)
+        {
+            (width, height) = ReducedJpegSize(codec, width, height, minShortSide);
+        }
+
         // Straight alpha and no colour space: no premultiplication (AlphaMode decides) and no ICC conversion.
         var decodeInfo = new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
         int rgbaLength = width * height * 4;
@@ -168,6 +173,21 @@ public sealed class ImageDecoder
         {
             ArrayPool<byte>.Shared.Return(rgba);
         }
+    }
+
+    /// <summary>The smallest DCT scale (1/8, 1/4, 1/2) whose short side still reaches <paramref name="minShortSide"/>.</summary>
+    private static (int Width, int Height) ReducedJpegSize(SKCodec codec, int width, int height, int minShortSide)
+    {
+        foreach (var scale in (ReadOnlySpan<float>)[0.125f, 0.25f, 0.5f])
+        {
+            var scaled = codec.GetScaledDimensions(scale);
+            if (Math.Min(scaled.Width, scaled.Height) >= minShortSide)
+            {
+                return (scaled.Width, scaled.Height);
+            }
+        }
+
+        return (width, height);
     }
 
     private void CheckSize(string format, int width, int height)
