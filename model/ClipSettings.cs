@@ -54,6 +54,7 @@ internal sealed record ClipSettings(ClipEngineOptions Engine, RequestLimits Limi
                     ModelFileVariant = clip.GetString("model_variant"),
                     UseCuda = device == "cuda" || (device == "auto" && config.UseGpu),
                     CudaDeviceId = execution.GetInt32("cuda_device_id", 0, min: 0),
+                    CudaProviderOptions = CudaOptions(execution.GetSection("cuda")),
                     IntraOpThreads = execution.GetInt32("intra_op_threads", 0, min: 0, max: 1024),
                     InterOpThreads = execution.GetInt32("inter_op_threads", 0, min: 0, max: 1024),
                 },
@@ -112,6 +113,31 @@ internal sealed record ClipSettings(ClipEngineOptions Engine, RequestLimits Limi
             // The engine's own option checks (e.g. a template without {}); say which section they came from.
             throw new TrussConfigException($"config.yaml: model_metadata.clip: {e.Message}", e);
         }
+    }
+
+    /// <summary>
+    /// <c>execution.cuda</c>: <c>arena_extend_strategy</c>, <c>cudnn_conv_algo_search</c>, <c>gpu_mem_limit_bytes</c>,
+    /// checked here so a typo fails at startup rather than on the GPU host.
+    /// </summary>
+    private static Dictionary<string, string> CudaOptions(ConfigSection cuda)
+    {
+        var options = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (cuda.Has("arena_extend_strategy"))
+        {
+            options["arena_extend_strategy"] = cuda.GetChoice("arena_extend_strategy", "kNextPowerOfTwo", "kNextPowerOfTwo", "kSameAsRequested");
+        }
+
+        if (cuda.Has("cudnn_conv_algo_search"))
+        {
+            options["cudnn_conv_algo_search"] = cuda.GetChoice("cudnn_conv_algo_search", "EXHAUSTIVE", "EXHAUSTIVE", "HEURISTIC", "DEFAULT");
+        }
+
+        if (cuda.Has("gpu_mem_limit_bytes"))
+        {
+            options["gpu_mem_limit"] = cuda.GetInt64("gpu_mem_limit_bytes", 0, min: 1).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        return options;
     }
 
     private static string? FirstNonEmpty(params string?[] values)

@@ -73,3 +73,58 @@ public class PredictRequestTests
         }
     }
 }
+
+public class ClipSettingsTests
+{
+    private static ClipSettings Parse(string yaml) =>
+        ClipSettings.From(global::Truss.Server.Configuration.TrussConfig.Parse(new StringReader(yaml), "/srv/truss"), null, _ => null);
+
+    [Test]
+    public void From_CudaSection_MapsToProviderOptions()
+    {
+        var settings = Parse("""
+            resources:
+              accelerator: H100
+            model_metadata:
+              clip:
+                execution:
+                  cuda_device_id: 1
+                  cuda:
+                    arena_extend_strategy: kSameAsRequested
+                    cudnn_conv_algo_search: heuristic
+                    gpu_mem_limit_bytes: 4294967296
+            """);
+
+        var model = settings.Engine.Model;
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(model.UseCuda, Is.True, "an accelerator in resources turns CUDA on");
+            Assert.That(model.CudaDeviceId, Is.EqualTo(1));
+            Assert.That(model.CudaProviderOptions["arena_extend_strategy"], Is.EqualTo("kSameAsRequested"));
+            Assert.That(model.CudaProviderOptions["cudnn_conv_algo_search"], Is.EqualTo("HEURISTIC"));
+            Assert.That(model.CudaProviderOptions["gpu_mem_limit"], Is.EqualTo("4294967296"));
+        }
+    }
+
+    [Test]
+    public void From_Defaults_EmbeddedModelOnCpuWithBatching()
+    {
+        var settings = Parse("model_name: x\n");
+
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(settings.Engine.Model.ModelDirectory, Is.EqualTo("/srv/truss/data/tiny-clip"));
+            Assert.That(settings.Engine.Model.UseCuda, Is.False);
+            Assert.That(settings.Engine.Batching, Is.Not.Null);
+            Assert.That(settings.Engine.FastJpegDecode, Is.False);
+            Assert.That(settings.Engine.LogitScale, Is.EqualTo(100f));
+        }
+    }
+
+    [TestCase("model_metadata:\n  clip:\n    execution:\n      cuda:\n        cudnn_conv_algo_search: FASTEST\n", "model_metadata.clip.execution.cuda.cudnn_conv_algo_search must be one of EXHAUSTIVE, HEURISTIC, DEFAULT")]
+    [TestCase("model_metadata:\n  clip:\n    execution:\n      device: tpu\n", "model_metadata.clip.execution.device must be one of auto, cpu, cuda")]
+    [TestCase("model_metadata:\n  clip:\n    prompt_templates: [\"a photo\"]\n", "model_metadata.clip: The prompt template \"a photo\" must contain exactly one {}")]
+    [TestCase("model_metadata:\n  clip:\n    batching:\n      max_batch_size: 0\n", "model_metadata.clip.batching.max_batch_size must be an integer between 1 and 1024")]
+    public void From_BadValue_NamesTheKey(string yaml, string message) =>
+        Assert.That(() => Parse(yaml), Throws.TypeOf<global::Truss.Server.Configuration.TrussConfigException>().With.Message.Contains(message));
+}

@@ -108,6 +108,14 @@ public sealed class ClipModelOptions
         }
     }
 
+    /// <summary>
+    /// Extra CUDA execution provider options, in ONNX Runtime's own names, e.g. <c>arena_extend_strategy</c>
+    /// (<c>kNextPowerOfTwo</c> | <c>kSameAsRequested</c>), <c>cudnn_conv_algo_search</c> (<c>EXHAUSTIVE</c> |
+    /// <c>HEURISTIC</c> | <c>DEFAULT</c>), <c>gpu_mem_limit</c> (bytes), <c>do_copy_in_default_stream</c>. Empty by
+    /// default (ORT's defaults). <c>device_id</c> always comes from <see cref="CudaDeviceId"/>.
+    /// </summary>
+    public IReadOnlyDictionary<string, string> CudaProviderOptions { get; init; } = new Dictionary<string, string>();
+
     /// <summary>Threads ONNX Runtime uses inside one operator; 0 (default) lets ONNX Runtime choose.</summary>
     public int IntraOpThreads
     {

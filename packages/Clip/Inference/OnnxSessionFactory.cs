@@ -58,7 +58,22 @@ public sealed class OnnxSessionFactory
                 // Throws when libonnxruntime_providers_cuda.so or its CUDA/cuDNN dependencies cannot be loaded
                 // (OnnxRuntimeException with the GPU package, EntryPointNotFoundException with the CPU package);
                 // the session constructor throws when no device is present. Either way CPU still works.
-                cudaOptions.AppendExecutionProvider_CUDA(_options.CudaDeviceId);
+                if (_options.CudaProviderOptions.Count == 0)
+                {
+                    cudaOptions.AppendExecutionProvider_CUDA(_options.CudaDeviceId);
+                }
+                else
+                {
+                    // Provider options (memory arena, cuDNN algorithm search, memory limit) go through ORT's own
+                    // key/value interface, so every key ORT documents for the CUDA provider is accepted as is.
+                    using var cudaProvider = new OrtCUDAProviderOptions();
+                    var settings = new Dictionary<string, string>(_options.CudaProviderOptions, StringComparer.Ordinal)
+                    {
+                        ["device_id"] = _options.CudaDeviceId.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                    };
+                    cudaProvider.UpdateOptions(settings);
+                    cudaOptions.AppendExecutionProvider_CUDA(cudaProvider);
+                }
                 var session = new InferenceSession(modelPath, cudaOptions);
                 provider = ExecutionProviderKind.Cuda;
                 return session;

@@ -33,6 +33,33 @@ public class OnnxSessionFactoryTests
     }
 
     [Test]
+    public void Load_CudaProviderOptionsWithoutUsableCuda_StillFallsBackToCpu()
+    {
+        var logger = new CollectingLogger();
+        var options = new ClipModelOptions
+        {
+            ModelDirectory = Split,
+            UseCuda = true,
+            CudaDeviceId = 0,
+            CudaProviderOptions = new Dictionary<string, string>
+            {
+                ["arena_extend_strategy"] = "kSameAsRequested",
+                ["cudnn_conv_algo_search"] = "HEURISTIC",
+                ["gpu_mem_limit"] = "2147483648",
+            },
+        };
+
+        using ClipModel model = ClipModel.Load(options, logger);
+        if (model.Descriptor.Image.ExecutionProvider == ExecutionProviderKind.Cuda)
+        {
+            Assert.Ignore("CUDA is usable on this machine, so the CPU fallback cannot be exercised.");
+        }
+
+        Assert.That(model.Descriptor.Text.ExecutionProvider, Is.EqualTo(ExecutionProviderKind.Cpu));
+        Assert.That(logger.At(LogLevel.Warning), Has.Count.EqualTo(1));
+    }
+
+    [Test]
     public void Create_CorruptFile_ThrowsClipModelExceptionNamingTheFile()
     {
         using var directory = new TempModelDirectory();
