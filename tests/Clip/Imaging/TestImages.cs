@@ -171,7 +171,8 @@ internal static class TestImages
         }
     }
 
-    private static byte[] ToOpaqueRgba(byte[] rgb)
+    /// <summary>Interleaved RGB → RGBA with alpha 255.</summary>
+    internal static byte[] ToOpaqueRgba(byte[] rgb)
     {
         var rgba = new byte[rgb.Length / 3 * 4];
         for (int i = 0, o = 0; i < rgb.Length; i += 3, o += 4)
