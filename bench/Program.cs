@@ -6,6 +6,7 @@ using Truss.Clip.Benchmarks;
 //   check-vit              the ViT-B/32 export's ONNX outputs match torch's (same weights on both sides)
 //   breakdown [N]          the ViT-B/32 request stage by stage (medians of N, as tools/python_baseline.py)
 //   inproc --body FILE [--config F] [--model-dir D] [--seconds N]   the in-process pipeline (tools/load/run.sh)
+//   batching [SECONDS]     the dynamic batcher against a stub-cost tower at concurrency 32 (ratio to ideal)
 //   anything else          BenchmarkDotNet (e.g. --filter '*' or --filter '*Tower*'; see bench/run-all.sh)
 switch (args.FirstOrDefault())
 {
@@ -20,6 +21,8 @@ switch (args.FirstOrDefault())
         return EndToEndBreakdown.Run(args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 9);
     case "inproc":
         return await InProcessPipeline.RunAsync(args[1..]);
+    case "batching":
+        return BatchingThroughput.Run(args[1..]);
 }
 
 List<Type> types = [typeof(TokenizerBenchmarks), typeof(PreprocessBenchmarks), typeof(TowerBenchmarks), typeof(LabelCacheBenchmarks)];
