@@ -1,7 +1,6 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
 using SkiaSharp;
-using Truss.Clip.Tests.Clip.Imaging;
 
 namespace Truss.Clip.Tests.Properties.Shared;
 
@@ -28,16 +27,16 @@ internal static class SeedImages
         var rgb8x8 = Pattern(8, 8, 3);
         return
         [
-            ("rgb-4x3.png", Encode(TestImages.ToOpaqueRgba(rgb4x3), 4, 3, SKColorType.Rgba8888, SKAlphaType.Opaque, SKEncodedImageFormat.Png, 100)),
+            ("rgb-4x3.png", Encode(ToRgba(rgb4x3), 4, 3, SKColorType.Rgba8888, SKAlphaType.Opaque, SKEncodedImageFormat.Png, 100)),
             ("rgba-3x3.png", Encode(rgba3x3, 3, 3, SKColorType.Rgba8888, SKAlphaType.Unpremul, SKEncodedImageFormat.Png, 100)),
             ("gray-5x2.png", Encode(Pattern(5, 2, 1), 5, 2, SKColorType.Gray8, SKAlphaType.Opaque, SKEncodedImageFormat.Png, 100)),
             ("palette-trns-3x2.png", PalettePng()),
             ("rgba16-2x2.png", Rgba16Png()),
             ("adam7-rgb-5x5.png", InterlacedRgbPng(5, 5)),
-            ("rgb-8x8.jpg", Encode(TestImages.ToOpaqueRgba(rgb8x8), 8, 8, SKColorType.Rgba8888, SKAlphaType.Opaque, SKEncodedImageFormat.Jpeg, 90)),
+            ("rgb-8x8.jpg", Encode(ToRgba(rgb8x8), 8, 8, SKColorType.Rgba8888, SKAlphaType.Opaque, SKEncodedImageFormat.Jpeg, 90)),
             ("gray-8x4.jpg", Encode(Pattern(8, 4, 1), 8, 4, SKColorType.Gray8, SKAlphaType.Opaque, SKEncodedImageFormat.Jpeg, 90)),
-            ("exif6-rgb-8x8.jpg", WithExifOrientation(Encode(TestImages.ToOpaqueRgba(rgb8x8), 8, 8, SKColorType.Rgba8888, SKAlphaType.Opaque, SKEncodedImageFormat.Jpeg, 90), 6)),
-            ("lossy-8x8.webp", Encode(TestImages.ToOpaqueRgba(rgb8x8), 8, 8, SKColorType.Rgba8888, SKAlphaType.Opaque, SKEncodedImageFormat.Webp, 80)),
+            ("exif6-rgb-8x8.jpg", WithExifOrientation(Encode(ToRgba(rgb8x8), 8, 8, SKColorType.Rgba8888, SKAlphaType.Opaque, SKEncodedImageFormat.Jpeg, 90), 6)),
+            ("lossy-8x8.webp", Encode(ToRgba(rgb8x8), 8, 8, SKColorType.Rgba8888, SKAlphaType.Opaque, SKEncodedImageFormat.Webp, 80)),
             ("lossless-rgba-3x3.webp", Encode(rgba3x3, 3, 3, SKColorType.Rgba8888, SKAlphaType.Unpremul, SKEncodedImageFormat.Webp, 100)),
             ("palette-2x2.gif", Gif(animated: false)),
             ("animated-transparent-2x2.gif", Gif(animated: true)),
@@ -67,6 +66,21 @@ internal static class SeedImages
         }
 
         return pixels;
+    }
+
+    // Kept local (not TestImages.ToOpaqueRgba): this file is also compiled into fuzz/, which has no test helpers.
+    private static byte[] ToRgba(byte[] rgb)
+    {
+        var rgba = new byte[rgb.Length / 3 * 4];
+        for (int i = 0, o = 0; i < rgb.Length; i += 3, o += 4)
+        {
+            rgba[o] = rgb[i];
+            rgba[o + 1] = rgb[i + 1];
+            rgba[o + 2] = rgb[i + 2];
+            rgba[o + 3] = 255;
+        }
+
+        return rgba;
     }
 
     private static byte[] Encode(byte[] pixels, int width, int height, SKColorType colorType, SKAlphaType alphaType, SKEncodedImageFormat format, int quality)
