@@ -112,15 +112,7 @@ public sealed class ZeroShotClassifier : IDisposable
         {
             EmbedLabels(labels, templates ?? Options.PromptTemplates, labelEmbeddings.AsSpan(0, labels.Count * dim));
             EmbedImages(images, imageEmbeddings.AsSpan(0, images.Count * dim));
-            var results = new float[images.Count][];
-            for (var i = 0; i < images.Count; i++)
-            {
-                results[i] = new float[labels.Count];
-                Similarity.ZeroShotProbabilities(
-                    imageEmbeddings.AsSpan(i * dim, dim), labelEmbeddings.AsSpan(0, labels.Count * dim), Options.LogitScale, results[i]);
-            }
-
-            return results;
+            return Score(imageEmbeddings.AsSpan(0, images.Count * dim), labelEmbeddings.AsSpan(0, labels.Count * dim), labels.Count);
         }
         finally
         {
@@ -163,11 +155,18 @@ public sealed class ZeroShotClassifier : IDisposable
         NormalizeRows(imageEmbeddings, dim);
         var labelEmbeddings = new float[labels.Count * dim];
         EmbedLabels(labels, templates ?? Options.PromptTemplates, labelEmbeddings);
-        var results = new float[images.Count][];
-        for (var i = 0; i < images.Count; i++)
+        return Score(imageEmbeddings, labelEmbeddings, labels.Count);
+    }
+
+    /// <summary>Probabilities over the labels for each image row of <paramref name="imageEmbeddings"/>.</summary>
+    private float[][] Score(ReadOnlySpan<float> imageEmbeddings, ReadOnlySpan<float> labelEmbeddings, int labelCount)
+    {
+        var dim = EmbeddingDim;
+        var results = new float[imageEmbeddings.Length / dim][];
+        for (var i = 0; i < results.Length; i++)
         {
-            results[i] = new float[labels.Count];
-            Similarity.ZeroShotProbabilities(imageEmbeddings.AsSpan(i * dim, dim), labelEmbeddings, Options.LogitScale, results[i]);
+            results[i] = new float[labelCount];
+            Similarity.ZeroShotProbabilities(imageEmbeddings.Slice(i * dim, dim), labelEmbeddings, Options.LogitScale, results[i]);
         }
 
         return results;
