@@ -32,7 +32,9 @@ internal static class BatchingThroughput
             var pixels = new float[1];
             while (stopwatch.Elapsed < deadline)
             {
-                await batcher.EncodeAsync(pixels, 1, CancellationToken.None);
+                // As ZeroShotClassifier.ClassifyAsync does: announce, prepare the image (nothing here), queue.
+                using var announcement = batcher.Announce();
+                await batcher.EncodeAsync(pixels, 1, CancellationToken.None, announcement);
                 Interlocked.Increment(ref completed);
             }
         })).ToArray();

@@ -70,7 +70,7 @@ public static class InProcessPipeline
         var output = new ArrayBufferWriter<byte>(4096);
         Func<ValueTask> full = async () =>
         {
-            var input = JsonPayloadReader.Read(body);
+            var input = JsonPayloadReader.Read(body.AsMemory(), utf8TextMinBytes: model.Utf8TextMinBytes);
             var result = await model.PredictAsync(input, CancellationToken.None);
             output.ResetWrittenCount();
             PythonJsonWriter.Write(output, result);

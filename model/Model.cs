@@ -12,7 +12,7 @@ namespace Truss.Clip;
 /// Thin by design: the engine in <c>packages/Clip</c> does the work; this class validates the wire format,
 /// fetches and decodes the image, and shapes the answer.
 /// </summary>
-public sealed class Model : ITrussModel, IDisposable
+public sealed class Model : ITrussModel, IUtf8TextInputModel, IDisposable
 {
     private readonly ClipSettings _settings;
     private readonly ILoggerFactory _loggerFactory;
@@ -37,6 +37,12 @@ public sealed class Model : ITrussModel, IDisposable
 
     /// <summary>Loads the ONNX towers, tokenizer and preprocessing, and checks them with one dummy run each.</summary>
     public void Load() => _classifier = ZeroShotClassifier.Load(_settings.Engine, _loggerFactory);
+
+    /// <summary>
+    /// Base64 images and data: URIs arrive as views of the request body and decode from there into a pooled
+    /// buffer (see <see cref="InlineImage"/>); labels and URLs are far below this and stay strings.
+    /// </summary>
+    public int Utf8TextMinBytes => 16 * 1024;
 
     /// <inheritdoc />
     public async ValueTask<object?> PredictAsync(object? input, CancellationToken cancellationToken)
@@ -78,7 +84,7 @@ public sealed class Model : ITrussModel, IDisposable
         images[index] = source switch
         {
             { Url: { } url } => Decode(classifier, await FetchAsync(url, source.Field, cancellationToken), source.Field),
-            { Bytes: { } bytes } => Decode(classifier, bytes, source.Field),
+            { Inline: { } inline } => inline.Decode(bytes => Decode(classifier, bytes, source.Field)),
             _ => PixelArray.ToImage(source.Pixels, classifier.Decoder.Options.MaxPixels, classifier.Decoder.Options.AlphaMode, source.Field),
         };
     }
@@ -96,7 +102,7 @@ public sealed class Model : ITrussModel, IDisposable
         }
     }
 
-    private static RgbImage Decode(ZeroShotClassifier classifier, byte[] bytes, string field)
+    private static RgbImage Decode(ZeroShotClassifier classifier, ReadOnlySpan<byte> bytes, string field)
     {
         try
         {

@@ -1,5 +1,6 @@
 using Clip;
 using Truss.Server;
+using Truss.Server.Serialization;
 
 namespace Truss.Clip;
 
@@ -89,56 +90,22 @@ internal sealed record PredictRequest(
                 : $"Send exactly one of `image`, `image_url` or `image_base64`{where}.");
         }
 
-        if (url is not null and not string { Length: > 0 })
+        if (url is not null and not (string { Length: > 0 } or Utf8Text))
         {
             throw new ModelInputException($"`{prefix}image_url` must be a non-empty string.");
         }
 
         // A data: URI in image_url carries the image inline, as OpenAI-style APIs accept it; nothing is fetched.
-        if (url is string dataUri && dataUri.StartsWith("data:", StringComparison.OrdinalIgnoreCase))
+        if (InlineImage.IsDataUri(url))
         {
-            return new ImageSource(prefix + "image_url", null, null, DecodeBase64(dataUri, prefix + "image_url"));
+            return new ImageSource(prefix + "image_url", null, null, InlineImage.Parse(url, prefix + "image_url"));
         }
 
         return new ImageSource(
             prefix + (image is not null ? "image" : url is not null ? "image_url" : "image_base64"),
             image,
-            url as string,
-            base64 is null ? null : DecodeBase64(base64, prefix + "image_base64"));
-    }
-
-    /// <summary>Encoded image bytes from <c>image_base64</c> (raw base64 or a <c>data:image/...;base64,</c> URI).</summary>
-    private static byte[] DecodeBase64(object value, string field)
-    {
-        if (value is byte[] raw)
-        {
-            return raw; // msgpack mode carries the bytes themselves
-        }
-
-        if (value is not string { Length: > 0 } text)
-        {
-            throw new ModelInputException($"`{field}` must be a non-empty base64 string or a data: URI.");
-        }
-
-        if (text.StartsWith("data:", StringComparison.OrdinalIgnoreCase))
-        {
-            var comma = text.IndexOf(',');
-            if (comma < 0 || !text.AsSpan(0, comma).EndsWith(";base64", StringComparison.OrdinalIgnoreCase))
-            {
-                throw new ModelInputException($"`{field}` data URIs must be of the form data:image/<type>;base64,<data>.");
-            }
-
-            text = text[(comma + 1)..];
-        }
-
-        try
-        {
-            return Convert.FromBase64String(text);
-        }
-        catch (FormatException)
-        {
-            throw new ModelInputException($"`{field}` is not valid base64.");
-        }
+            url?.ToString(),
+            base64 is null ? null : InlineImage.Parse(base64, prefix + "image_base64"));
     }
 
     private static string[] ParseLabels(object? value, RequestLimits limits)
@@ -194,7 +161,9 @@ internal sealed record PredictRequest(
         var strings = new string[list.Count];
         for (var i = 0; i < strings.Length; i++)
         {
-            strings[i] = list[i] switch
+            // Very long strings arrive as views of the body (Model opts in for base64 images); labels are strings.
+            var item = list[i] is Utf8Text view ? view.ToString() : list[i];
+            strings[i] = item switch
             {
                 string { Length: 0 } => throw new ModelInputException($"`{field}[{i}]` is empty.", 422),
                 string { Length: var n } when n > maxLength => throw new ModelInputException(
@@ -217,12 +186,12 @@ internal sealed record PredictRequest(
     };
 }
 
-/// <summary>One image of a request: exactly one of <see cref="Pixels"/>, <see cref="Url"/>, <see cref="Bytes"/>.</summary>
+/// <summary>One image of a request: exactly one of <see cref="Pixels"/>, <see cref="Url"/>, <see cref="Inline"/>.</summary>
 /// <param name="Field">The request field it came from, for error messages (e.g. <c>images[2].image_url</c>).</param>
 /// <param name="Pixels">The nested pixel list of an <c>image</c> field.</param>
 /// <param name="Url">The URL of an <c>image_url</c> field.</param>
-/// <param name="Bytes">The decoded bytes of an <c>image_base64</c> field.</param>
-internal sealed record ImageSource(string Field, object? Pixels, string? Url, byte[]? Bytes);
+/// <param name="Inline">The image of an <c>image_base64</c> field or of a data: URI.</param>
+internal sealed record ImageSource(string Field, object? Pixels, string? Url, InlineImage? Inline);
 
 /// <summary>Request-size limits, from <c>model_metadata.clip.limits</c>.</summary>
 internal sealed record RequestLimits(int MaxLabels, int MaxLabelLength, int MaxBatchImages = 32, int MaxTemplates = 16);

@@ -138,6 +138,9 @@ public sealed class ZeroShotClassifier : IDisposable
         var tensorLength = _preprocessor.TensorLength;
         var pixels = ArrayPool<float>.Shared.Rent(images.Count * tensorLength);
         float[] imageEmbeddings;
+
+        // A batch being filled waits for this request while it preprocesses (see ImageBatcher.Announce).
+        using var announcement = _batcher.Announce();
         try
         {
             for (var i = 0; i < images.Count; i++)
@@ -145,7 +148,7 @@ public sealed class ZeroShotClassifier : IDisposable
                 _preprocessor.Preprocess(images[i], pixels.AsSpan(i * tensorLength, tensorLength));
             }
 
-            imageEmbeddings = await _batcher.EncodeAsync(pixels, images.Count, cancellationToken).ConfigureAwait(false);
+            imageEmbeddings = await _batcher.EncodeAsync(pixels, images.Count, cancellationToken, announcement).ConfigureAwait(false);
         }
         finally
         {

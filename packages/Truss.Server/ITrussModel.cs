@@ -32,3 +32,14 @@ public interface IHealthReportingModel
     /// <summary>True when the model can serve. False or an exception makes readiness answer 503.</summary>
     bool IsHealthy();
 }
+
+/// <summary>
+/// Optional: a model that takes long JSON strings (base64 images, for example) as <see cref="Serialization.Utf8Text"/>
+/// views of the request body instead of <see cref="string"/>s, which saves a UTF-16 copy of each (see
+/// <see cref="Serialization.Utf8Text"/> for the view's lifetime). Shorter strings and object keys stay strings.
+/// </summary>
+public interface IUtf8TextInputModel
+{
+    /// <summary>JSON strings of at least this many UTF-8 bytes arrive as <see cref="Serialization.Utf8Text"/>.</summary>
+    int Utf8TextMinBytes { get; }
+}

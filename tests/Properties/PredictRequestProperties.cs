@@ -114,7 +114,7 @@ public partial class PredictRequestProperties
             Assert.That(parsed.Labels, Has.All.Matches<string>(l => !string.IsNullOrWhiteSpace(l) && l.Length <= limits.MaxLabelLength));
             Assert.That(parsed.Labels, Is.EqualTo((List<object?>)fields["labels"]!));
             Assert.That(parsed.Images, Has.Count.InRange(1, Math.Max(1, limits.MaxBatchImages)));
-            Assert.That(parsed.Images, Has.All.Matches<ImageSource>(i => (i!.Pixels is null ? 0 : 1) + (i.Url is null ? 0 : 1) + (i.Bytes is null ? 0 : 1) == 1),
+            Assert.That(parsed.Images, Has.All.Matches<ImageSource>(i => (i!.Pixels is null ? 0 : 1) + (i.Url is null ? 0 : 1) + (i.Inline is null ? 0 : 1) == 1),
                 "exactly one source per image");
             if (fields.GetValueOrDefault("images") is null)
             {

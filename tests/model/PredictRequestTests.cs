@@ -3,11 +3,16 @@ using Truss.Server.Serialization;
 
 namespace Truss.Clip.Tests.model;
 
-public class PredictRequestTests
+// Every case runs twice: with strings as .NET strings, and with every string as a Utf8Text view of the body (what
+// the server hands Model for long strings, e.g. base64 images), so both representations obey the same rules.
+[TestFixture(int.MaxValue)]
+[TestFixture(1)]
+public class PredictRequestTests(int utf8TextMinBytes)
 {
     private static readonly RequestLimits Limits = new(MaxLabels: 3, MaxLabelLength: 10, MaxBatchImages: 3, MaxTemplates: 2);
 
-    private static PredictRequest Parse(string json) => PredictRequest.Parse(JsonPayloadReader.Read(System.Text.Encoding.UTF8.GetBytes(json)), Limits);
+    private PredictRequest Parse(string json) =>
+        PredictRequest.Parse(JsonPayloadReader.Read(System.Text.Encoding.UTF8.GetBytes(json).AsMemory(), utf8TextMinBytes: utf8TextMinBytes), Limits);
 
     [Test]
     public void Parse_LabelsAndUrl_Accepted()
@@ -57,8 +62,24 @@ public class PredictRequestTests
 
     [TestCase("aGVsbG8=")]
     [TestCase("data:image/png;base64,aGVsbG8=")]
+    [TestCase("DATA:image/png;BASE64,aGVsbG8=")]
+    [TestCase("aGVs bG8=")] // whitespace inside, as Python's b64decode and Convert.FromBase64String accept
+    [TestCase("aGVsbG8=\\n")] // an escaped newline: always a string, never a view
     public void Parse_ImageBase64_RawOrDataUri_Decodes(string value) =>
-        Assert.That(Parse($$"""{"labels": ["a"], "image_base64": "{{value}}"}""").Images[0].Bytes, Is.EqualTo("hello"u8.ToArray()));
+        Assert.That(Parse($$"""{"labels": ["a"], "image_base64": "{{value}}"}""").Images[0].Inline!.Decode(bytes => bytes.ToArray()),
+            Is.EqualTo("hello"u8.ToArray()));
+
+    [Test]
+    public void Parse_DataUriInImageUrl_IsInlineNotFetched()
+    {
+        var image = Parse("""{"labels": ["a"], "image_url": "data:image/png;base64,aGk="}""").Images[0];
+
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(image.Url, Is.Null);
+            Assert.That(image.Inline!.Decode(bytes => bytes.ToArray()), Is.EqualTo("hi"u8.ToArray()));
+        }
+    }
 
     [Test]
     public void Parse_BatchWithTemplatesAndTopK_KeepsEverything()

@@ -11,6 +11,13 @@ namespace Clip.Batching;
 /// under concurrency this raises throughput at the price of at most MaxDelay of extra latency.
 /// </summary>
 /// <remarks>
+/// The reader waits for more images only while a request is on its way: callers <see cref="Announce"/> a request
+/// when they start preparing its images and the announcement ends when it is queued. With nothing announced the
+/// batch runs at once, so a lone request (a sequential client, a quiet server) never pays MaxDelay; under load,
+/// requests pile up while the tower runs and the next batch takes them all without waiting
+/// (continuous batching, as text-generation servers do).
+/// </remarks>
+/// <remarks>
 /// Requests cancelled while queued are skipped (their images never reach the tower). Each request gets its own
 /// completion (continuations run asynchronously, so the reader never runs request code). The channel is bounded; the
 /// server's predict gate already bounds how many requests can be waiting. Disposal stops accepting and completes
@@ -25,10 +32,14 @@ public sealed class ImageBatcher : IAsyncDisposable
     private readonly int _tensorLength;
     private readonly int _embeddingDim;
     private readonly BatchingOptions _options;
+    // Queued when the last announced request gives up before queueing, to end a wait that is no longer useful.
+    private static readonly Pending WakeUp = new([], 0, new TaskCompletionSource<float[]>(), CancellationToken.None);
+
     private readonly Channel<Pending> _queue;
     private readonly Task _reader;
     private long _batches;
     private long _images;
+    private int _announced;
 
     public ImageBatcher(EncodeBatch encode, int tensorLength, int embeddingDim, BatchingOptions options)
     {
@@ -52,12 +63,26 @@ public sealed class ImageBatcher : IAsyncDisposable
     /// <summary>Images encoded so far.</summary>
     public long Images => Interlocked.Read(ref _images);
 
+    /// <summary>Requests announced and not yet queued: what the reader may wait for.</summary>
+    public int Announced => Volatile.Read(ref _announced);
+
+    /// <summary>
+    /// Announces a request that will call <see cref="EncodeAsync"/> soon, so that a batch being filled waits for it
+    /// (up to MaxDelay). Pass it to <see cref="EncodeAsync"/>, which ends it once the request is queued; dispose it
+    /// in any case (ending twice is harmless), so a request that fails before queueing stops being waited for.
+    /// </summary>
+    public Announcement Announce()
+    {
+        Interlocked.Increment(ref _announced);
+        return new Announcement(this);
+    }
+
     /// <summary>
     /// Queues <paramref name="count"/> preprocessed images (<paramref name="pixels"/>, CHW each, back to back) and
     /// returns their embeddings [count, dim]. The caller keeps ownership of <paramref name="pixels"/> but must not
     /// touch it until the task completes.
     /// </summary>
-    public async Task<float[]> EncodeAsync(float[] pixels, int count, CancellationToken cancellationToken)
+    public async Task<float[]> EncodeAsync(float[] pixels, int count, CancellationToken cancellationToken, Announcement? announcement = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
         if (pixels.Length < count * _tensorLength)
@@ -66,7 +91,16 @@ public sealed class ImageBatcher : IAsyncDisposable
         }
 
         var pending = new Pending(pixels, count, new TaskCompletionSource<float[]>(TaskCreationOptions.RunContinuationsAsynchronously), cancellationToken);
-        await _queue.Writer.WriteAsync(pending, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await _queue.Writer.WriteAsync(pending, cancellationToken).ConfigureAwait(false);
+            announcement?.End(queued: true);
+        }
+        finally
+        {
+            announcement?.Dispose();
+        }
+
         using (cancellationToken.Register(static state => ((TaskCompletionSource<float[]>)state!).TrySetCanceled(), pending.Completion))
         {
             return await pending.Completion.Task.ConfigureAwait(false);
@@ -93,8 +127,8 @@ public sealed class ImageBatcher : IAsyncDisposable
                 Add(first, batch, ref images);
             }
 
-            // Fill the batch until it is full or the first request has waited MaxDelay.
-            using var window = new CancellationTokenSource(_options.MaxDelay);
+            // Fill the batch until it is full, nothing more is on its way, or the first request has waited MaxDelay.
+            CancellationTokenSource? window = null;
             while (images < _options.MaxBatchSize)
             {
                 if (_queue.Reader.TryRead(out var next))
@@ -109,6 +143,12 @@ public sealed class ImageBatcher : IAsyncDisposable
                     continue;
                 }
 
+                if (Volatile.Read(ref _announced) == 0 || _options.MaxDelay == TimeSpan.Zero)
+                {
+                    break;
+                }
+
+                window ??= new CancellationTokenSource(_options.MaxDelay);
                 try
                 {
                     if (!await _queue.Reader.WaitToReadAsync(window.Token).ConfigureAwait(false))
@@ -122,6 +162,7 @@ public sealed class ImageBatcher : IAsyncDisposable
                 }
             }
 
+            window?.Dispose();
             if (images > 0)
             {
                 Run(batch, images);
@@ -131,6 +172,11 @@ public sealed class ImageBatcher : IAsyncDisposable
 
     private static void Add(Pending pending, List<Pending> batch, ref int images)
     {
+        if (ReferenceEquals(pending, WakeUp))
+        {
+            return;
+        }
+
         // A request whose caller has gone is skipped rather than encoded.
         if (pending.Cancellation.IsCancellationRequested)
         {
@@ -178,6 +224,28 @@ public sealed class ImageBatcher : IAsyncDisposable
         {
             ArrayPool<float>.Shared.Return(pixels);
             ArrayPool<float>.Shared.Return(embeddings);
+        }
+    }
+
+    /// <summary>A request on its way to the queue (see <see cref="Announce"/>).</summary>
+    public sealed class Announcement : IDisposable
+    {
+        private ImageBatcher? _batcher;
+
+        internal Announcement(ImageBatcher batcher) => _batcher = batcher;
+
+        /// <summary>Ends the announcement if <see cref="EncodeAsync"/> has not: the request is no longer on its way.</summary>
+        public void Dispose() => End(queued: false);
+
+        internal void End(bool queued)
+        {
+            if (Interlocked.Exchange(ref _batcher, null) is { } batcher &&
+                Interlocked.Decrement(ref batcher._announced) == 0 && !queued)
+            {
+                // The reader may be waiting for this request: wake it so it stops waiting (a full queue means it
+                // has work and will look again anyway).
+                batcher._queue.Writer.TryWrite(WakeUp);
+            }
         }
     }
 

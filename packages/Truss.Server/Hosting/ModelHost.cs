@@ -54,6 +54,9 @@ public sealed class ModelHost : IDisposable
     /// <summary>The model instance once constructed (for diagnostics and tests).</summary>
     public ITrussModel? Model => _model;
 
+    /// <summary>Where JSON strings start arriving as <see cref="Serialization.Utf8Text"/> (see <see cref="IUtf8TextInputModel"/>).</summary>
+    public int Utf8TextMinBytes => _model is IUtf8TextInputModel { Utf8TextMinBytes: var bytes } ? bytes : int.MaxValue;
+
     /// <summary>Completes when loading has ended, either way.</summary>
     public Task LoadCompletion { get; private set; } = Task.CompletedTask;
 

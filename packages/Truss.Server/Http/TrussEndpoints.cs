@@ -92,7 +92,7 @@ public static class TrussEndpoints
                     throw new ModelNotReadyException();
                 }
 
-                var input = binary ? MsgPackPayload.Read(body.Memory) : JsonPayloadReader.Read(body.Span);
+                var input = binary ? MsgPackPayload.Read(body.Memory) : JsonPayloadReader.Read(body.Memory, utf8TextMinBytes: host.Utf8TextMinBytes);
                 try
                 {
                     result = await host.PredictAsync(input, context.RequestAborted);

@@ -18,12 +18,25 @@ namespace Truss.Server.Serialization;
 public static class JsonPayloadReader
 {
     /// <summary>Parses <paramref name="utf8"/>; throws <see cref="InvalidPayloadException"/> when it is not JSON.</summary>
-    public static object? Read(ReadOnlySpan<byte> utf8, int maxDepth = 64)
+    public static object? Read(ReadOnlySpan<byte> utf8, int maxDepth = 64) => Read(utf8, ReadOnlyMemory<byte>.Empty, maxDepth, int.MaxValue);
+
+    /// <summary>
+    /// Parses <paramref name="utf8"/>; string values of at least <paramref name="utf8TextMinBytes"/> UTF-8 bytes
+    /// without escapes become <see cref="Utf8Text"/> views of <paramref name="utf8"/> (see <see cref="IUtf8TextInputModel"/>).
+    /// </summary>
+    public static object? Read(ReadOnlyMemory<byte> utf8, int maxDepth = 64, int utf8TextMinBytes = int.MaxValue) =>
+        Read(utf8.Span, utf8, maxDepth, utf8TextMinBytes);
+
+    private static object? Read(ReadOnlySpan<byte> utf8, ReadOnlyMemory<byte> backing, int maxDepth, int utf8TextMinBytes)
     {
         if (utf8.StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF]))
         {
             utf8 = utf8[3..];
+            backing = backing.IsEmpty ? backing : backing[3..];
         }
+
+        // Views need the memory behind the span; without it every string is materialized.
+        var strings = new StringMode(backing, backing.IsEmpty ? int.MaxValue : Math.Max(1, utf8TextMinBytes));
 
         var reader = new Utf8JsonReader(utf8, new JsonReaderOptions { MaxDepth = maxDepth, CommentHandling = JsonCommentHandling.Disallow });
         try
@@ -33,7 +46,7 @@ public static class JsonPayloadReader
                 throw Expecting("Expecting value", utf8, utf8.Length);
             }
 
-            var value = ReadValue(ref reader);
+            var value = ReadValue(ref reader, strings);
             var end = (int)reader.BytesConsumed;
             while (end < utf8.Length && utf8[end] is (byte)' ' or (byte)'\t' or (byte)'\r' or (byte)'\n')
             {
@@ -63,7 +76,7 @@ public static class JsonPayloadReader
         }
     }
 
-    private static object? ReadValue(ref Utf8JsonReader reader)
+    private static object? ReadValue(ref Utf8JsonReader reader, StringMode strings)
     {
         switch (reader.TokenType)
         {
@@ -73,7 +86,7 @@ public static class JsonPayloadReader
                 {
                     var key = reader.GetString()!;
                     reader.Read();
-                    map[key] = ReadValue(ref reader);
+                    map[key] = ReadValue(ref reader, strings);
                 }
 
                 return map;
@@ -81,11 +94,22 @@ public static class JsonPayloadReader
                 var list = new List<object?>();
                 while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
                 {
-                    list.Add(ReadValue(ref reader));
+                    list.Add(ReadValue(ref reader, strings));
                 }
 
                 return list;
             case JsonTokenType.String:
+                if (reader.ValueSpan.Length >= strings.MinBytes && !reader.ValueIsEscaped && !reader.HasValueSequence)
+                {
+                    // The reader does not check UTF-8 until a string is materialized, so check it here.
+                    if (!System.Text.Unicode.Utf8.IsValid(reader.ValueSpan))
+                    {
+                        throw new InvalidOperationException("Invalid UTF-8 in string.");
+                    }
+
+                    return new Utf8Text(strings.Backing.Slice((int)reader.TokenStartIndex + 1, reader.ValueSpan.Length));
+                }
+
                 return reader.GetString();
             case JsonTokenType.Number:
                 if (reader.TryGetInt64(out var integer))
@@ -149,4 +173,6 @@ public static class JsonPayloadReader
 
         return true;
     }
+
+    private readonly record struct StringMode(ReadOnlyMemory<byte> Backing, int MinBytes);
 }

@@ -58,8 +58,9 @@ public class ImageBatcherTests
 
         var calls = Enumerable.Range(1, 32).Select(i => Task.Run(async () =>
         {
+            using var announcement = batcher.Announce(); // as ZeroShotClassifier.ClassifyAsync does
             start.Wait();
-            return (i, await batcher.EncodeAsync(Pixels(1, i), 1, CancellationToken.None));
+            return (i, await batcher.EncodeAsync(Pixels(1, i), 1, CancellationToken.None, announcement));
         })).ToArray();
         start.Set();
         var results = await Task.WhenAll(calls);
@@ -73,6 +74,61 @@ public class ImageBatcherTests
         Assert.That(tower.BatchSizes, Has.All.LessThanOrEqualTo(8));
         Assert.That(tower.BatchSizes.Max(), Is.GreaterThan(1), "concurrent callers share tower runs");
         Assert.That(batcher.Batches, Is.LessThan(32));
+    }
+
+    [Test]
+    public async Task EncodeAsync_LoneRequestWithNothingAnnounced_RunsWithoutWaitingMaxDelay()
+    {
+        var tower = new StubTower();
+        await using var batcher = new ImageBatcher(tower.Encode, TensorLength, 2, new BatchingOptions { MaxBatchSize = 8, MaxDelay = TimeSpan.FromHours(1) });
+
+        var rows = await batcher.EncodeAsync(Pixels(1, 1), 1, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.That(rows[0], Is.EqualTo(TensorLength));
+    }
+
+    [Test]
+    public async Task EncodeAsync_AnotherRequestAnnounced_WaitsForItAndRunsOneBatch()
+    {
+        var tower = new StubTower();
+        await using var batcher = new ImageBatcher(tower.Encode, TensorLength, 2, new BatchingOptions { MaxBatchSize = 8, MaxDelay = TimeSpan.FromHours(1) });
+        var late = batcher.Announce();
+
+        var early = batcher.EncodeAsync(Pixels(1, 1), 1, CancellationToken.None);
+        await Task.Delay(100);
+        Assert.That(early.IsCompleted, Is.False, "the batch waits for the announced request");
+        var second = batcher.EncodeAsync(Pixels(1, 2), 1, CancellationToken.None, late);
+        await Task.WhenAll(early, second).WaitAsync(TimeSpan.FromSeconds(30));
+
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(tower.BatchSizes, Is.EqualTo(new[] { 2 }));
+            Assert.That(batcher.Announced, Is.Zero);
+            Assert.That((await early)[0], Is.EqualTo(TensorLength));
+            Assert.That((await second)[0], Is.EqualTo(2 * TensorLength));
+        }
+    }
+
+    [Test]
+    public async Task EncodeAsync_AnnouncedRequestGivesUp_WaitingBatchRunsAtOnce()
+    {
+        var tower = new StubTower();
+        await using var batcher = new ImageBatcher(tower.Encode, TensorLength, 2, new BatchingOptions { MaxBatchSize = 8, MaxDelay = TimeSpan.FromHours(1) });
+        var abandoned = batcher.Announce();
+
+        var waiting = batcher.EncodeAsync(Pixels(1, 1), 1, CancellationToken.None);
+        await Task.Delay(100);
+        Assert.That(waiting.IsCompleted, Is.False);
+        abandoned.Dispose();
+        abandoned.Dispose(); // ending twice counts once
+
+        var rows = await waiting.WaitAsync(TimeSpan.FromSeconds(30));
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(rows[0], Is.EqualTo(TensorLength));
+            Assert.That(batcher.Announced, Is.Zero);
+            Assert.That(tower.BatchSizes, Is.EqualTo(new[] { 1 }));
+        }
     }
 
     [Test]

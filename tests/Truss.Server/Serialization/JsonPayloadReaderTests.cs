@@ -69,4 +69,30 @@ public class JsonPayloadReaderTests
 
         Assert.That(() => Read(json), Throws.TypeOf<InvalidPayloadException>());
     }
+
+    [Test]
+    public void Read_LongStringsWithViewsOn_AreViewsOfTheBody()
+    {
+        var body = Encoding.UTF8.GetBytes("\uFEFF{\"long_key_long_key\": \"héllo wörld\", \"s\": \"hi\", \"e\": \"tab\\there\"}");
+
+        var map = (OrderedDictionary<string, object?>)JsonPayloadReader.Read(body.AsMemory(), utf8TextMinBytes: 5)!;
+
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(map.Keys, Is.EqualTo(new[] { "long_key_long_key", "s", "e" }), "keys stay strings");
+            Assert.That(map["long_key_long_key"], Is.TypeOf<Utf8Text>());
+            Assert.That(map["long_key_long_key"]!.ToString(), Is.EqualTo("héllo wörld"));
+            Assert.That(map["s"], Is.EqualTo("hi"), "shorter than the threshold");
+            Assert.That(map["e"], Is.EqualTo("tab\there"), "escaped strings are materialized");
+        }
+    }
+
+    [Test]
+    public void Read_LongStringsWithViewsOff_AreStrings() =>
+        Assert.That(JsonPayloadReader.Read(Encoding.UTF8.GetBytes("[\"abcdefgh\"]").AsMemory()), Is.EqualTo(new[] { "abcdefgh" }));
+
+    [Test]
+    public void Read_InvalidUtf8InAView_ThrowsInvalidPayload() =>
+        Assert.That(() => JsonPayloadReader.Read(new byte[] { (byte)'"', 0xC3, 0x28, 0x41, 0x41, (byte)'"' }.AsMemory(), utf8TextMinBytes: 2),
+            Throws.TypeOf<InvalidPayloadException>().With.Message.Contains("Invalid UTF-8"));
 }
