@@ -55,6 +55,7 @@ internal sealed record ClipSettings(ClipEngineOptions Engine, RequestLimits Limi
                     UseCuda = device == "cuda" || (device == "auto" && config.UseGpu),
                     CudaDeviceId = execution.GetInt32("cuda_device_id", 0, min: 0),
                     CudaProviderOptions = CudaOptions(execution.GetSection("cuda")),
+                    UseIoBinding = execution.GetBoolean("io_binding", true),
                     IntraOpThreads = execution.GetInt32("intra_op_threads", 0, min: 0, max: 1024),
                     InterOpThreads = execution.GetInt32("inter_op_threads", 0, min: 0, max: 1024),
                 },

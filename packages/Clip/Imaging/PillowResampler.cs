@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
@@ -172,7 +173,11 @@ public static class PillowResampler
             }
         }
 
+        // The kernels below skip tier-0 JIT (AggressiveOptimization): under load, tiered compilation was seen
+        // leaving the hottest one in unoptimized [QuickJitted] code for seconds (docs/benchmarks.md, "JIT tiering").
+
         /// <summary>Filters source rows [firstRow, firstRow + rows) along x: one output pixel per coefficient set.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private void HorizontalPass(int firstRow, int rows, in AxisCoefficients coefficients, byte* output, int outStride)
         {
             int inStride = InStride;
@@ -201,6 +206,7 @@ public static class PillowResampler
             }
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void HorizontalRowScalar(byte* sourceRow, int outputs, int kernelSize, int* bounds, int* weights, byte* target)
         {
             int* k = weights;
@@ -224,6 +230,7 @@ public static class PillowResampler
         }
 
         /// <summary>One row with the (R, G, B, ignored) sums in one 4 x int32 vector; same integer arithmetic.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void HorizontalRowSse41(
             byte* sourceRow, int outputs, int kernelSize, int* bounds, int* weights, byte* target, int safePixels)
         {
@@ -260,6 +267,7 @@ public static class PillowResampler
         /// Filters along y. <paramref name="rows"/> points at input row <paramref name="firstRow"/>; output row yy
         /// sums its tap rows byte for byte (channels need no distinction in this pass).
         /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private void VerticalPass(byte* rows, int rowsStride, in AxisCoefficients coefficients, int firstRow, int rowBytes, byte* output)
         {
             int outputs = coefficients.Count;
@@ -290,6 +298,7 @@ public static class PillowResampler
         }
 
         /// <summary>8 bytes at a time with the sums in a register; returns how many bytes it produced.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static int VerticalRowAvx2(byte* taps0, int rowsStride, int taps, int* k, int rowBytes, byte* target)
         {
             var bias = Vector256.Create(RoundingBias);

@@ -64,7 +64,7 @@ public sealed class ClipModel : IDisposable
             imageSession = factory.Create(files.ImageModelPath, out ExecutionProviderKind imageProvider);
             imageEncoder = new ImageEncoder(
                 imageSession, ownsSession: !combined, TowerBindings.BindImage(imageSession, files, options, sidecars),
-                imageProvider);
+                imageProvider, options.UseIoBinding);
 
             ExecutionProviderKind textProvider = imageProvider;
             textSession = combined ? imageSession : factory.Create(files.TextModelPath, out textProvider);

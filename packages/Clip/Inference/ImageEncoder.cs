@@ -17,11 +17,12 @@ public sealed class ImageEncoder : IDisposable
     private readonly string[] _inputNames;
     private readonly string[] _outputNames;
     private readonly int _pixelsPerImage;
+    private readonly bool _useIoBinding;
     private bool _disposed;
 
     /// <summary>Binds to <paramref name="session"/> and probes it once to learn the embedding dim and whether it normalizes.</summary>
     /// <exception cref="ClipModelException">The probe run fails or returns an unexpected shape.</exception>
-    internal ImageEncoder(InferenceSession session, bool ownsSession, ImageBinding binding, ExecutionProviderKind provider)
+    internal ImageEncoder(InferenceSession session, bool ownsSession, ImageBinding binding, ExecutionProviderKind provider, bool useIoBinding = true)
     {
         _session = session;
         _ownsSession = ownsSession;
@@ -37,7 +38,7 @@ public sealed class ImageEncoder : IDisposable
         _outputNames = [binding.OutputName];
         try
         {
-            (int dim, bool normalized) = Probe();
+            (int dim, bool normalized, TensorElementType outputType) = Probe();
             Descriptor = new ImageTowerDescriptor
             {
                 ModelPath = binding.ModelPath,
@@ -51,6 +52,9 @@ public sealed class ImageEncoder : IDisposable
                 OutputNormalized = normalized,
                 ExecutionProvider = provider,
             };
+
+            // Binding the output to the caller's buffer needs its exact shape: a dynamic batch and float32 rows.
+            _useIoBinding = useIoBinding && binding.FixedBatchSize is null && outputType == TensorElementType.Float;
         }
         catch
         {
@@ -62,6 +66,9 @@ public sealed class ImageEncoder : IDisposable
 
     /// <summary>What loading discovered about this tower.</summary>
     public ImageTowerDescriptor Descriptor { get; }
+
+    /// <summary>Whether runs go through I/O binding (see <see cref="ClipModelOptions.UseIoBinding"/>).</summary>
+    public bool UsesIoBinding => _useIoBinding;
 
     /// <summary>Length of one embedding (floats per image in the output).</summary>
     public int EmbeddingDim => Descriptor.EmbeddingDim;
@@ -100,6 +107,12 @@ public sealed class ImageEncoder : IDisposable
                 nameof(embeddings));
         }
 
+        if (_useIoBinding)
+        {
+            RunBound(pixels, batch, embeddings);
+            return;
+        }
+
         int chunk = _binding.FixedBatchSize ?? batch;
         for (int start = 0; start < batch; start += chunk)
         {
@@ -129,7 +142,7 @@ public sealed class ImageEncoder : IDisposable
         }
     }
 
-    private (int Dim, bool Normalized) Probe()
+    private (int Dim, bool Normalized, TensorElementType OutputType) Probe()
     {
         // A fixed, non-constant pattern: a constant input could hide a broken graph behind a plausible output.
         int runBatch = _binding.FixedBatchSize ?? 1;
@@ -151,7 +164,40 @@ public sealed class ImageEncoder : IDisposable
 
         var embeddings = new float[runBatch * dim];
         EmbeddingOutput.CopyRows(outputs[0], runBatch, runBatch, dim, embeddings, _binding.ModelPath, _binding.OutputName);
-        return (dim, EmbeddingOutput.AllRowsUnitNorm(embeddings, dim, outputType));
+        return (dim, EmbeddingOutput.AllRowsUnitNorm(embeddings, dim, outputType), outputType);
+    }
+
+    /// <summary>
+    /// One run through I/O binding: ONNX Runtime writes the [batch, dim] float32 output straight into
+    /// <paramref name="embeddings"/> (pinned for the call), so no output tensor is allocated or copied.
+    /// </summary>
+    private unsafe void RunBound(ReadOnlySpan<float> pixels, int batch, Span<float> embeddings)
+    {
+        using var inputs = FillInputs(pixels, batch, batch, out long[] shape);
+        using OrtIoBinding io = _session.CreateIoBinding();
+        for (int i = 0; i < _inputNames.Length; i++)
+        {
+            io.BindInput(_inputNames[i], inputs.Values[i]);
+        }
+
+        fixed (float* destination = embeddings)
+        {
+            using var output = OrtValue.CreateTensorValueWithData(
+                OrtMemoryInfo.DefaultInstance, TensorElementType.Float, [batch, Descriptor.EmbeddingDim], (nint)destination,
+                (long)embeddings.Length * sizeof(float));
+            io.BindOutput(_binding.OutputName, output);
+            try
+            {
+                _session.RunWithBinding(_runOptions, io);
+                io.SynchronizeBoundOutputs();
+            }
+            catch (OnnxRuntimeException e)
+            {
+                throw new ClipModelException(
+                    $"Image tower '{_binding.ModelPath}' failed to run on [{string.Join(",", shape)}] pixels: {e.Message}",
+                    e);
+            }
+        }
     }
 
     /// <summary>
@@ -160,8 +206,24 @@ public sealed class ImageEncoder : IDisposable
     /// </summary>
     private IDisposableReadOnlyCollection<OrtValue> Run(ReadOnlySpan<float> pixels, int count, int runBatch)
     {
-        using var inputs = new PooledOrtInputs(_inputNames.Length);
-        long[] shape = [runBatch, 3, _binding.ImageSize, _binding.ImageSize];
+        using var inputs = FillInputs(pixels, count, runBatch, out long[] shape);
+        try
+        {
+            return _session.Run(_runOptions, _inputNames, inputs.Values, _outputNames);
+        }
+        catch (OnnxRuntimeException e)
+        {
+            throw new ClipModelException(
+                $"Image tower '{_binding.ModelPath}' failed to run on [{string.Join(",", shape)}] pixels: {e.Message}",
+                e);
+        }
+    }
+
+    /// <summary>The pixel tensor (zero rows past <paramref name="count"/>) and any dummy inputs, over pooled memory.</summary>
+    private PooledOrtInputs FillInputs(ReadOnlySpan<float> pixels, int count, int runBatch, out long[] shape)
+    {
+        var inputs = new PooledOrtInputs(_inputNames.Length);
+        shape = [runBatch, 3, _binding.ImageSize, _binding.ImageSize];
         int filled = count * _pixelsPerImage;
         if (_binding.PixelElementType == TensorElementType.Float16)
         {
@@ -185,15 +247,6 @@ public sealed class ImageEncoder : IDisposable
             inputs.AddDummy(i + 1, _binding.DummyInputs[i]);
         }
 
-        try
-        {
-            return _session.Run(_runOptions, _inputNames, inputs.Values, _outputNames);
-        }
-        catch (OnnxRuntimeException e)
-        {
-            throw new ClipModelException(
-                $"Image tower '{_binding.ModelPath}' failed to run on [{string.Join(",", shape)}] pixels: {e.Message}",
-                e);
-        }
+        return inputs;
     }
 }

@@ -24,7 +24,7 @@ internal sealed class PooledOrtInputs : IDisposable
     }
 
     /// <summary>The values in slot order, for <c>InferenceSession.Run</c>.</summary>
-    public IReadOnlyCollection<OrtValue> Values => _values;
+    public IReadOnlyList<OrtValue> Values => _values;
 
     /// <summary>
     /// Rents a buffer for a tensor of <paramref name="shape"/> and puts its value in <paramref name="slot"/>.

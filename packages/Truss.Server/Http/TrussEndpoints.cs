@@ -113,7 +113,7 @@ public static class TrussEndpoints
 
     private static async Task WriteResultAsync(HttpContext context, object? result, bool binary)
     {
-        // Serialize into a pooled buffer first: a serialization error must still become a clean 500.
+        // Serialize into a buffer first (answers are small): a serialization error must still become a clean 500.
         var buffer = new ArrayBufferWriter<byte>(4096);
         if (!binary)
         {

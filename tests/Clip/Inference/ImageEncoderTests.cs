@@ -26,6 +26,24 @@ public class ImageEncoderTests
         }
     }
 
+    [TestCase(ClipModelLayout.Split)]
+    [TestCase(ClipModelLayout.Combined)]
+    [TestCase(ClipModelLayout.Immich)] // fixed batch: always plain runs, so both settings must agree trivially
+    public void Encode_IoBindingOnOrOff_GivesIdenticalEmbeddings(ClipModelLayout layout)
+    {
+        using ClipModel bound = ClipModel.Load(new ClipModelOptions { ModelDirectory = DirectoryOf(layout), UseIoBinding = true }, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+        using ClipModel plain = ClipModel.Load(new ClipModelOptions { ModelDirectory = DirectoryOf(layout), UseIoBinding = false }, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+        int perImage = 3 * bound.ImageEncoder.ImageSize * bound.ImageEncoder.ImageSize;
+        float[] pixels = DistinctImages(Images, perImage);
+
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(bound.ImageEncoder.UsesIoBinding, Is.EqualTo(layout != ClipModelLayout.Immich));
+            Assert.That(plain.ImageEncoder.UsesIoBinding, Is.False);
+            Assert.That(EncodeImages(bound, pixels, Images), Is.EqualTo(EncodeImages(plain, pixels, Images)));
+        }
+    }
+
     [Test]
     public void Encode_PixelCountNotMatchingBatch_ThrowsArgumentException()
     {
