@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using Clip;
 using Clip.Imaging;
 using Microsoft.Extensions.Logging;
@@ -17,6 +18,7 @@ public sealed class Model : ITrussModel, IUtf8TextInputModel, IDisposable
     private readonly ClipSettings _settings;
     private readonly ILoggerFactory _loggerFactory;
     private readonly ImageFetcher _fetcher;
+    private readonly IMeterFactory? _meterFactory;
     private ZeroShotClassifier? _classifier;
 
     /// <summary>Reads <c>model_metadata.clip</c>; <paramref name="modelDirectoryOverride"/> is <c>--model-dir</c>.</summary>
@@ -30,13 +32,14 @@ public sealed class Model : ITrussModel, IUtf8TextInputModel, IDisposable
         _settings = ClipSettings.From(context.Config, modelDirectoryOverride, environment);
         _loggerFactory = context.LoggerFactory;
         _fetcher = new ImageFetcher(_settings.Fetch);
+        _meterFactory = context.MeterFactory; // the engine's metrics reach the server's /metrics through it
     }
 
     /// <summary>The loaded engine (null before <see cref="Load"/>).</summary>
     public ZeroShotClassifier? Classifier => _classifier;
 
     /// <summary>Loads the ONNX towers, tokenizer and preprocessing, and checks them with one dummy run each.</summary>
-    public void Load() => _classifier = ZeroShotClassifier.Load(_settings.Engine, _loggerFactory);
+    public void Load() => _classifier = ZeroShotClassifier.Load(_settings.Engine, _loggerFactory, _meterFactory);
 
     /// <summary>
     /// Base64 images and data: URIs arrive as views of the request body and decode from there into a pooled

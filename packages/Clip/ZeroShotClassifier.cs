@@ -1,5 +1,7 @@
 using System.Buffers;
+using System.Diagnostics.Metrics;
 using Clip.Batching;
+using Clip.Diagnostics;
 using Clip.Embeddings;
 using Clip.Imaging;
 using Clip.Inference;
@@ -21,9 +23,11 @@ public sealed class ZeroShotClassifier : IDisposable
     private readonly LabelEmbeddingCache _labelCache;
     private readonly string _modelId;
     private readonly ImageBatcher? _batcher;
+    private readonly ClipMetrics _metrics;
     private long _textRowsEncoded;
 
-    private ZeroShotClassifier(ClipEngineOptions options, ClipModel model, ClipTokenizer tokenizer, ClipPreprocessor preprocessor)
+    private ZeroShotClassifier(
+        ClipEngineOptions options, ClipModel model, ClipTokenizer tokenizer, ClipPreprocessor preprocessor, IMeterFactory? meterFactory)
     {
         Options = options;
         _model = model;
@@ -31,16 +35,21 @@ public sealed class ZeroShotClassifier : IDisposable
         _preprocessor = preprocessor;
         _labelCache = new LabelEmbeddingCache(options.LabelCacheCapacity);
         _modelId = model.Descriptor.ModelDirectory + "#" + model.Descriptor.Layout;
+        var batching = model.Descriptor.Image.FixedBatchSize is null ? options.Batching : null;
+        _metrics = new ClipMetrics(meterFactory, _labelCache, batching is null ? null : () => _batcher!.QueuedRequests);
         var decode = options.Decode;
         Decoder = new ImageDecoder(options.FastJpegDecode
             ? new ImageDecodeOptions(decode.MaxPixels, decode.MaxWidth, decode.MaxHeight, decode.ApplyExifOrientation, decode.AlphaMode)
             {
                 FastJpegMinShortSide = 2 * preprocessor.Size,
             }
-            : decode);
-        if (options.Batching is { } batching && model.Descriptor.Image.FixedBatchSize is null)
+            : decode)
         {
-            _batcher = new ImageBatcher(model.ImageEncoder.Encode, preprocessor.TensorLength, model.Descriptor.EmbeddingDim, batching);
+            Metrics = _metrics,
+        };
+        if (batching is not null)
+        {
+            _batcher = new ImageBatcher(EncodeImages, preprocessor.TensorLength, model.Descriptor.EmbeddingDim, batching);
         }
     }
 
@@ -72,7 +81,10 @@ public sealed class ZeroShotClassifier : IDisposable
     public int EmbeddingDim => _model.Descriptor.EmbeddingDim;
 
     /// <summary>Loads the model, tokenizer and preprocessing; throws <see cref="ClipModelException"/> with a clear message on failure.</summary>
-    public static ZeroShotClassifier Load(ClipEngineOptions options, ILoggerFactory loggerFactory)
+    /// <param name="options">What to load and how to run it.</param>
+    /// <param name="loggerFactory">Where the engine logs.</param>
+    /// <param name="meterFactory">Where the engine's instruments (<see cref="ClipMetrics"/>) are created; null gives the engine a meter of its own.</param>
+    public static ZeroShotClassifier Load(ClipEngineOptions options, ILoggerFactory loggerFactory, IMeterFactory? meterFactory = null)
     {
         var logger = loggerFactory.CreateLogger<ZeroShotClassifier>();
         var model = ClipModel.Load(options.Model, loggerFactory.CreateLogger<ClipModel>());
@@ -89,7 +101,7 @@ public sealed class ZeroShotClassifier : IDisposable
             logger.LogInformation(
                 "CLIP engine ready: tokenizer vocabulary {VocabularySize}, image {ImageSize}px {ResizeMode} {Interpolation}, logit scale {LogitScale}, {TemplateCount} prompt templates",
                 tokenizer.VocabularySize, preprocess.Size, preprocess.ResizeMode, preprocess.Interpolation, options.LogitScale, options.PromptTemplates.Count);
-            return new ZeroShotClassifier(options, model, tokenizer, new ClipPreprocessor(preprocess));
+            return new ZeroShotClassifier(options, model, tokenizer, new ClipPreprocessor(preprocess), meterFactory);
         }
         catch
         {
@@ -145,7 +157,7 @@ public sealed class ZeroShotClassifier : IDisposable
         {
             for (var i = 0; i < images.Count; i++)
             {
-                _preprocessor.Preprocess(images[i], pixels.AsSpan(i * tensorLength, tensorLength));
+                Preprocess(images[i], pixels.AsSpan(i * tensorLength, tensorLength));
             }
 
             imageEmbeddings = await _batcher.EncodeAsync(pixels, images.Count, cancellationToken, announcement).ConfigureAwait(false);
@@ -195,10 +207,10 @@ public sealed class ZeroShotClassifier : IDisposable
         {
             for (var i = 0; i < images.Count; i++)
             {
-                _preprocessor.Preprocess(images[i], pixels.AsSpan(i * tensorLength, tensorLength));
+                Preprocess(images[i], pixels.AsSpan(i * tensorLength, tensorLength));
             }
 
-            _model.ImageEncoder.Encode(pixels.AsSpan(0, images.Count * tensorLength), images.Count, destination);
+            EncodeImages(pixels.AsSpan(0, images.Count * tensorLength), images.Count, destination);
             NormalizeRows(destination, dim);
         }
         finally
@@ -259,7 +271,9 @@ public sealed class ZeroShotClassifier : IDisposable
         try
         {
             var span = flat.AsSpan(0, texts.Count * dim);
+            var started = _metrics.StartInference();
             _model.TextEncoder.Encode(ids, span);
+            _metrics.EndTextTower(started, texts.Count);
             Interlocked.Add(ref _textRowsEncoded, texts.Count);
             var rows = new float[texts.Count][];
             for (var i = 0; i < texts.Count; i++)
@@ -281,6 +295,23 @@ public sealed class ZeroShotClassifier : IDisposable
         // Queued requests finish (or fail) before the sessions they need go away.
         _batcher?.DisposeAsync().AsTask().GetAwaiter().GetResult();
         _model.Dispose();
+        _metrics.Dispose();
+    }
+
+    /// <summary>Resizes and normalizes one image into its input tensor, timed for <see cref="ClipMetrics"/>.</summary>
+    private void Preprocess(RgbImage image, Span<float> destination)
+    {
+        var started = _metrics.StartPreprocess();
+        _preprocessor.Preprocess(image, destination);
+        _metrics.EndResizeNormalize(started);
+    }
+
+    /// <summary>One image-tower run (direct or from the batcher), timed for <see cref="ClipMetrics"/>.</summary>
+    private void EncodeImages(ReadOnlySpan<float> pixels, int batch, Span<float> embeddings)
+    {
+        var started = _metrics.StartInference();
+        _model.ImageEncoder.Encode(pixels, batch, embeddings);
+        _metrics.EndImageTower(started, batch);
     }
 
     private static void NormalizeRows(Span<float> rows, int dim)

@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Logging;
 using Truss.Server.Configuration;
 
@@ -27,4 +28,10 @@ public sealed class ModelContext
 
     /// <summary>Loggers that write through the server's log pipeline (request ids included).</summary>
     public ILoggerFactory LoggerFactory { get; }
+
+    /// <summary>
+    /// Where the model creates its <see cref="Meter"/>s: the server exports every meter made here on
+    /// <c>/metrics</c> (see README, "Metrics"). Null outside a server (command line, benchmarks).
+    /// </summary>
+    public IMeterFactory? MeterFactory { get; init; }
 }

@@ -77,6 +77,9 @@ public sealed class ImageBatcher : IAsyncDisposable
         return new Announcement(this);
     }
 
+    /// <summary>Requests queued and not yet taken into a batch.</summary>
+    public int QueuedRequests => _queue.Reader.Count;
+
     /// <summary>
     /// Queues <paramref name="count"/> preprocessed images (<paramref name="pixels"/>, CHW each, back to back) and
     /// returns their embeddings [count, dim]. The caller keeps ownership of <paramref name="pixels"/> but must not

@@ -1,4 +1,5 @@
 using System.Buffers;
+using Clip.Diagnostics;
 using SkiaSharp;
 
 namespace Clip.Imaging;
@@ -105,7 +106,24 @@ public sealed class ImageDecoder
     /// <param name="data">The complete encoded file.</param>
     /// <returns>An upright RGB image; the caller owns it and must dispose it.</returns>
     /// <exception cref="ImageDecodeException">The data is not a complete, supported image within the limits.</exception>
-    public unsafe RgbImage Decode(ReadOnlySpan<byte> data)
+    public RgbImage Decode(ReadOnlySpan<byte> data)
+    {
+        // Failed decodes are timed too: a corrupt or oversized image costs decode time all the same.
+        var started = Metrics?.StartPreprocess() ?? 0;
+        try
+        {
+            return DecodeInPlace(data);
+        }
+        finally
+        {
+            Metrics?.EndDecode(started);
+        }
+    }
+
+    /// <summary>Where decode times are recorded (set by the engine that owns this decoder).</summary>
+    internal ClipMetrics? Metrics { get; init; }
+
+    private unsafe RgbImage DecodeInPlace(ReadOnlySpan<byte> data)
     {
         if (data.IsEmpty)
         {

@@ -28,6 +28,8 @@ public sealed class ServerOptions
         LoadRetries = section.GetInt32("load_retries", 1, min: 0, max: 100);
         LogRequests = section.GetBoolean("log_requests", true);
         ErrorEnvelope = section.GetBoolean("error_envelope", true);
+        Metrics = section.GetBoolean("metrics", true);
+        MetricsProcess = section.GetBoolean("metrics_process", true);
     }
 
     /// <summary><c>host</c>: address Kestrel binds (default <c>0.0.0.0</c>; the port comes from <c>INFERENCE_SERVER_PORT</c>).</summary>
@@ -70,4 +72,17 @@ public sealed class ServerOptions
     /// CLIP truss read failures the way they read successes.
     /// </summary>
     public bool ErrorEnvelope { get; init; }
+
+    /// <summary>
+    /// <c>metrics</c>: serve Prometheus metrics on <c>GET /metrics</c> and <c>GET /metrics/</c> (default true). False
+    /// removes the route (404) and every measurement the server would make for it.
+    /// </summary>
+    public bool Metrics { get; init; }
+
+    /// <summary>
+    /// <c>metrics_process</c>: with <see cref="Metrics"/>, also export the process's CPU, memory, thread and GC series
+    /// (<c>process_*</c>, <c>dotnet_*</c>; default true). Truss's Python server drops its default collectors; a .NET
+    /// server's operator usually wants them, and they are read only when scraped.
+    /// </summary>
+    public bool MetricsProcess { get; init; }
 }

@@ -18,6 +18,8 @@ public sealed class ModelHost : IDisposable
     private readonly ILogger _logger;
     private ITrussModel? _model;
     private volatile ModelState _state = ModelState.NotReady;
+    private long _loadStarted;
+    private long _loadDurationTicks;
 
     /// <summary>Creates the lifecycle; nothing runs until <see cref="StartLoading"/>.</summary>
     /// <param name="createModel">Constructs the model (on the background load thread).</param>
@@ -57,6 +59,12 @@ public sealed class ModelHost : IDisposable
     /// <summary>Where JSON strings start arriving as <see cref="Serialization.Utf8Text"/> (see <see cref="IUtf8TextInputModel"/>).</summary>
     public int Utf8TextMinBytes => _model is IUtf8TextInputModel { Utf8TextMinBytes: var bytes } ? bytes : int.MaxValue;
 
+    /// <summary>
+    /// How long loading took, from <see cref="StartLoading"/> to ready (model_cache download, construction and every
+    /// <c>Load()</c> attempt); null until the model is ready.
+    /// </summary>
+    public TimeSpan? LoadDuration => Volatile.Read(ref _loadDurationTicks) is > 0 and var ticks ? TimeSpan.FromTicks(ticks) : null;
+
     /// <summary>Completes when loading has ended, either way.</summary>
     public Task LoadCompletion { get; private set; } = Task.CompletedTask;
 
@@ -69,6 +77,7 @@ public sealed class ModelHost : IDisposable
         }
 
         _state = ModelState.Loading;
+        _loadStarted = Stopwatch.GetTimestamp();
         LoadCompletion = Task.Factory.StartNew(
             () => LoadWithRetries(onFailed), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
     }
@@ -156,6 +165,7 @@ public sealed class ModelHost : IDisposable
                 _model.Load();
                 _logger.LogInformation(
                     "Completed model.load() execution in {ElapsedMs} ms", (long)stopwatch.Elapsed.TotalMilliseconds);
+                Volatile.Write(ref _loadDurationTicks, Math.Max(1, Stopwatch.GetElapsedTime(_loadStarted).Ticks));
                 _state = ModelState.Ready;
                 return;
             }

@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using System.Globalization;
 using System.Net;
 using Microsoft.AspNetCore.Builder;
@@ -12,6 +13,7 @@ using Truss.Server.Configuration;
 using Truss.Server.Http;
 using Truss.Server.Logging;
 using Truss.Server.ModelCache;
+using Truss.Server.Monitoring;
 
 namespace Truss.Server.Hosting;
 
@@ -32,12 +34,14 @@ public sealed class TrussServer : IAsyncDisposable
 
     private readonly WebApplication _app;
     private readonly Serilog.Core.Logger _logger;
+    private readonly ServerMetrics? _metrics;
 
-    private TrussServer(WebApplication app, ModelHost host, Serilog.Core.Logger logger)
+    private TrussServer(WebApplication app, ModelHost host, Serilog.Core.Logger logger, ServerMetrics? metrics)
     {
         _app = app;
         Host = host;
         _logger = logger;
+        _metrics = metrics;
     }
 
     /// <summary>The model lifecycle.</summary>
@@ -85,17 +89,25 @@ public sealed class TrussServer : IAsyncDisposable
             : options.LoadRetries;
         var modelCache = new ModelCacheDownloader(
             config.ModelCache, secrets, settings.Environment, loggerFactory.CreateLogger<ModelCacheDownloader>());
+        var meterFactory = app.Services.GetRequiredService<IMeterFactory>();
         var host = new ModelHost(
-            () => createModel(new ModelContext(config, secrets, loggerFactory)),
+            () => createModel(new ModelContext(config, secrets, loggerFactory) { MeterFactory = meterFactory }),
             new PredictGate(config.PredictConcurrency, options.MaxQueuedPredictions),
             loadRetries,
             settings.LoadRetryDelay,
             loggerFactory.CreateLogger<ModelHost>(),
             prepare: config.ModelCache.Entries.Count > 0 ? modelCache.Run : null);
 
+        var metrics = options.Metrics ? new ServerMetrics(options, host, meterFactory, loggerFactory) : null;
+        if (metrics is not null)
+        {
+            app.UseMiddleware<HttpMetricsMiddleware>(metrics);
+        }
+
         app.UseMiddleware<RequestLoggingMiddleware>();
         app.UseStatusCodePages(context => TrussEndpoints.WriteRoutingErrorAsync(context.HttpContext));
         app.MapTrussEndpoints(host, options, loggerFactory.CreateLogger("Truss.Server.Predict"));
+        metrics?.MapEndpoint(app);
 
         var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
         lifetime.ApplicationStarted.Register(() =>
@@ -106,7 +118,7 @@ public sealed class TrussServer : IAsyncDisposable
             host.StartLoading(onFailed: lifetime.StopApplication);
         });
         lifetime.ApplicationStopping.Register(host.BeginStopping);
-        return new TrussServer(app, host, logger);
+        return new TrussServer(app, host, logger, metrics);
     }
 
     /// <summary>Starts listening and starts loading the model in the background.</summary>
@@ -145,6 +157,7 @@ public sealed class TrussServer : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await _app.DisposeAsync().ConfigureAwait(false);
+        _metrics?.Dispose();
         Host.Dispose();
         await _logger.DisposeAsync().ConfigureAwait(false);
     }

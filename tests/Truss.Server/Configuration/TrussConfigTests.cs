@@ -21,6 +21,8 @@ public class TrussConfigTests
             Assert.That(config.Server.MaxQueuedPredictions, Is.EqualTo(256));
             Assert.That(config.Server.Host, Is.EqualTo("0.0.0.0"));
             Assert.That(config.Server.ShutdownTimeout, Is.EqualTo(TimeSpan.FromSeconds(30)));
+            Assert.That(config.Server.Metrics, Is.True);
+            Assert.That(config.Server.MetricsProcess, Is.True);
         }
     }
 
@@ -49,6 +51,8 @@ public class TrussConfigTests
                 max_queued_predictions: 0
                 shutdown_timeout_seconds: 2.5
                 host: "::"
+                metrics: false
+                metrics_process: false
             """);
 
         using (Assert.EnterMultipleScope())
@@ -64,9 +68,13 @@ public class TrussConfigTests
             Assert.That(config.Server.MaxQueuedPredictions, Is.Zero);
             Assert.That(config.Server.ShutdownTimeout, Is.EqualTo(TimeSpan.FromSeconds(2.5)));
             Assert.That(config.Server.Host, Is.EqualTo("::"));
+            Assert.That(config.Server.Metrics, Is.False);
+            Assert.That(config.Server.MetricsProcess, Is.False);
         }
     }
 
+    [TestCase("model_metadata:\n  server:\n    metrics: on\n", "config.yaml: model_metadata.server.metrics must be true or false, got 'on' (line 3)")]
+    [TestCase("model_metadata:\n  server:\n    metrics_process: [1]\n", "config.yaml: model_metadata.server.metrics_process must be true or false (line 3)")]
     [TestCase("runtime:\n  predict_concurrency: many\n", "config.yaml: runtime.predict_concurrency must be an integer ≥ 1, got 'many' (line 2)")]
     [TestCase("runtime:\n  predict_concurrency: 0\n", "config.yaml: runtime.predict_concurrency must be an integer ≥ 1, got '0' (line 2)")]
     [TestCase("runtime: [1, 2]\n", "config.yaml: runtime must be a mapping of keys to values (line 1)")]
