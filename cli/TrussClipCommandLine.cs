@@ -20,6 +20,7 @@ internal static class TrussClipCommandLine
         {
             serve,
             new FetchCommand(Environment.GetEnvironmentVariable),
+            HealthcheckCommand.Create(Environment.GetEnvironmentVariable),
             ClipCommands.Tokenize(),
             ClipCommands.Preprocess(),
             ClipCommands.Predict(modelDirectory),

@@ -19,6 +19,14 @@ internal sealed record ClipSettings(ClipEngineOptions Engine, RequestLimits Limi
     public const string ModelDirectoryVariable = "CLIP_MODEL_DIR";
 
     /// <summary>
+    /// Environment variable that overrides <c>model_metadata.clip.execution.device</c> (<c>auto</c>, <c>cpu</c> or
+    /// <c>cuda</c>): the GPU container image sets <c>cuda</c>, so one config.yaml serves both images.
+    /// </summary>
+    public const string ExecutionDeviceVariable = "CLIP_EXECUTION_DEVICE";
+
+    private static readonly string[] Devices = ["auto", "cpu", "cuda"];
+
+    /// <summary>
     /// Reads the settings. The model folder is, in order: <paramref name="modelDirectoryOverride"/> (<c>--model-dir</c>),
     /// <c>$CLIP_MODEL_DIR</c>, <c>model_metadata.clip.model_dir</c> (relative to the Truss folder), the embedded model.
     /// </summary>
@@ -30,7 +38,9 @@ internal sealed record ClipSettings(ClipEngineOptions Engine, RequestLimits Limi
             : Path.GetFullPath(clip.GetString("model_dir", DefaultModelDirectory)!, config.Directory);
 
         var execution = clip.GetSection("execution");
-        var device = execution.GetChoice("device", "auto", "auto", "cpu", "cuda");
+        var device = environment(ExecutionDeviceVariable) is { Length: > 0 } deviceOverride
+            ? DeviceFromEnvironment(deviceOverride)
+            : execution.GetChoice("device", "auto", Devices);
         var layout = clip.GetChoice("layout", "auto", "auto", "split", "immich", "combined");
         var image = clip.GetSection("image");
         var limits = clip.GetSection("limits");
@@ -114,6 +124,14 @@ internal sealed record ClipSettings(ClipEngineOptions Engine, RequestLimits Limi
             // The engine's own option checks (e.g. a template without {}); say which section they came from.
             throw new TrussConfigException($"config.yaml: model_metadata.clip: {e.Message}", e);
         }
+    }
+
+    private static string DeviceFromEnvironment(string value)
+    {
+        var device = value.Trim().ToLowerInvariant();
+        return Array.IndexOf(Devices, device) >= 0
+            ? device
+            : throw new TrussConfigException($"${ExecutionDeviceVariable} must be one of {string.Join(", ", Devices)}, got '{value}'");
     }
 
     /// <summary>

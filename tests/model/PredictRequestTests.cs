@@ -97,8 +97,11 @@ public class PredictRequestTests(int utf8TextMinBytes)
 
 public class ClipSettingsTests
 {
-    private static ClipSettings Parse(string yaml) =>
-        ClipSettings.From(global::Truss.Server.Configuration.TrussConfig.Parse(new StringReader(yaml), "/srv/truss"), null, _ => null);
+    private static ClipSettings Parse(string yaml, IReadOnlyDictionary<string, string>? environment = null) =>
+        ClipSettings.From(
+            global::Truss.Server.Configuration.TrussConfig.Parse(new StringReader(yaml), "/srv/truss"),
+            null,
+            name => environment is not null && environment.TryGetValue(name, out var value) ? value : null);
 
     [Test]
     public void From_CudaSection_MapsToProviderOptions()
@@ -141,6 +144,27 @@ public class ClipSettingsTests
             Assert.That(settings.Engine.LogitScale, Is.EqualTo(100f));
         }
     }
+
+    [TestCase("model_name: x\n", "cuda", true)]
+    [TestCase("model_name: x\n", " CUDA ", true)]
+    [TestCase("model_metadata:\n  clip:\n    execution:\n      device: cuda\n", "cpu", false)]
+    [TestCase("resources:\n  accelerator: T4\n", "cpu", false)]
+    [TestCase("resources:\n  accelerator: T4\n", "auto", true)]
+    [TestCase("model_name: x\n", "auto", false)]
+    public void From_DeviceVariable_OverridesConfigDevice(string yaml, string device, bool useCuda)
+    {
+        // The GPU image sets CLIP_EXECUTION_DEVICE=cuda so that the same config.yaml runs on the GPU there.
+        var settings = Parse(yaml, new Dictionary<string, string> { [ClipSettings.ExecutionDeviceVariable] = device });
+
+        Assert.That(settings.Engine.Model.UseCuda, Is.EqualTo(useCuda));
+    }
+
+    [Test]
+    public void From_DeviceVariableWithUnknownValue_NamesTheVariable() =>
+        Assert.That(
+            () => Parse("model_name: x\n", new Dictionary<string, string> { [ClipSettings.ExecutionDeviceVariable] = "tpu" }),
+            Throws.TypeOf<global::Truss.Server.Configuration.TrussConfigException>()
+                .With.Message.EqualTo("$CLIP_EXECUTION_DEVICE must be one of auto, cpu, cuda, got 'tpu'"));
 
     [TestCase("model_metadata:\n  clip:\n    execution:\n      cuda:\n        cudnn_conv_algo_search: FASTEST\n", "model_metadata.clip.execution.cuda.cudnn_conv_algo_search must be one of EXHAUSTIVE, HEURISTIC, DEFAULT")]
     [TestCase("model_metadata:\n  clip:\n    execution:\n      device: tpu\n", "model_metadata.clip.execution.device must be one of auto, cpu, cuda")]
