@@ -32,3 +32,17 @@ public interface IHealthReportingModel
     /// <summary>True when the model can serve. False or an exception makes readiness answer 503.</summary>
     bool IsHealthy();
 }
+
+/// <summary>
+/// Optional: a model that serves <c>POST /v1/embeddings</c> (truss's <c>embeddings</c> method). The route runs
+/// through the same pipeline as predict (body limits, readiness, the predict gate, JSON or msgpack in and out, the
+/// error table); a model without this interface answers that route with 404, as truss does.
+/// </summary>
+public interface IEmbeddingsModel
+{
+    /// <summary>
+    /// Serves one embeddings request; <paramref name="input"/> is the parsed body, in the same neutral value tree
+    /// as <see cref="ITrussModel.PredictAsync"/>. Same exception rules as predict.
+    /// </summary>
+    ValueTask<object?> EmbeddingsAsync(object? input, CancellationToken cancellationToken);
+}
