@@ -94,51 +94,14 @@ internal sealed record PredictRequest(
             throw new ModelInputException($"`{prefix}image_url` must be a non-empty string.");
         }
 
-        // A data: URI in image_url carries the image inline, as OpenAI-style APIs accept it; nothing is fetched.
-        if (url is string dataUri && dataUri.StartsWith("data:", StringComparison.OrdinalIgnoreCase))
+        if (url is string address)
         {
-            return new ImageSource(prefix + "image_url", null, null, DecodeBase64(dataUri, prefix + "image_url"));
+            return ImageSource.FromUrl(address, prefix + "image_url");
         }
 
-        return new ImageSource(
-            prefix + (image is not null ? "image" : url is not null ? "image_url" : "image_base64"),
-            image,
-            url as string,
-            base64 is null ? null : DecodeBase64(base64, prefix + "image_base64"));
-    }
-
-    /// <summary>Encoded image bytes from <c>image_base64</c> (raw base64 or a <c>data:image/...;base64,</c> URI).</summary>
-    private static byte[] DecodeBase64(object value, string field)
-    {
-        if (value is byte[] raw)
-        {
-            return raw; // msgpack mode carries the bytes themselves
-        }
-
-        if (value is not string { Length: > 0 } text)
-        {
-            throw new ModelInputException($"`{field}` must be a non-empty base64 string or a data: URI.");
-        }
-
-        if (text.StartsWith("data:", StringComparison.OrdinalIgnoreCase))
-        {
-            var comma = text.IndexOf(',');
-            if (comma < 0 || !text.AsSpan(0, comma).EndsWith(";base64", StringComparison.OrdinalIgnoreCase))
-            {
-                throw new ModelInputException($"`{field}` data URIs must be of the form data:image/<type>;base64,<data>.");
-            }
-
-            text = text[(comma + 1)..];
-        }
-
-        try
-        {
-            return Convert.FromBase64String(text);
-        }
-        catch (FormatException)
-        {
-            throw new ModelInputException($"`{field}` is not valid base64.");
-        }
+        return image is not null
+            ? new ImageSource(prefix + "image", image, null, null)
+            : new ImageSource(prefix + "image_base64", null, null, ImageSource.DecodeBase64(base64!, prefix + "image_base64"));
     }
 
     private static string[] ParseLabels(object? value, RequestLimits limits)
@@ -217,12 +180,17 @@ internal sealed record PredictRequest(
     };
 }
 
-/// <summary>One image of a request: exactly one of <see cref="Pixels"/>, <see cref="Url"/>, <see cref="Bytes"/>.</summary>
-/// <param name="Field">The request field it came from, for error messages (e.g. <c>images[2].image_url</c>).</param>
-/// <param name="Pixels">The nested pixel list of an <c>image</c> field.</param>
-/// <param name="Url">The URL of an <c>image_url</c> field.</param>
-/// <param name="Bytes">The decoded bytes of an <c>image_base64</c> field.</param>
-internal sealed record ImageSource(string Field, object? Pixels, string? Url, byte[]? Bytes);
-
 /// <summary>Request-size limits, from <c>model_metadata.clip.limits</c>.</summary>
-internal sealed record RequestLimits(int MaxLabels, int MaxLabelLength, int MaxBatchImages = 32, int MaxTemplates = 16);
+/// <param name="MaxLabels">Labels per predict request.</param>
+/// <param name="MaxLabelLength">Characters per label or template.</param>
+/// <param name="MaxBatchImages">Images per predict batch, and per <c>/v1/embeddings</c> request.</param>
+/// <param name="MaxTemplates">Templates per predict request.</param>
+/// <param name="MaxEmbeddingInputs">Texts per <c>/v1/embeddings</c> request (2048, as OpenAI and infinity).</param>
+/// <param name="MaxEmbeddingInputLength">Characters per <c>/v1/embeddings</c> text.</param>
+internal sealed record RequestLimits(
+    int MaxLabels,
+    int MaxLabelLength,
+    int MaxBatchImages = 32,
+    int MaxTemplates = 16,
+    int MaxEmbeddingInputs = 2048,
+    int MaxEmbeddingInputLength = 32768);
