@@ -102,6 +102,13 @@ internal static class SeedCorpus
         yield return ("ragged-image", Map(("labels", Labels("a")), ("image", new List<object?> { Rgb(1, 2, 3)[0], Rgb(1, 3, 3)[0] })));
         yield return ("bad-pixel", Map(("labels", Labels("a")), ("image", new List<object?> { new List<object?> { new List<object?> { 1L, 256L, -1L }, new List<object?> { 0.5, "7", null } } })));
         yield return ("not-an-object", new List<object?> { "labels", "image" });
+
+        // /v1/embeddings bodies (the json and msgpack targets parse every body as both requests).
+        yield return ("embeddings-texts", Map(("input", Labels("a red circle", "猫")), ("model", "m"), ("encoding_format", "base64"), ("dimensions", 512L)));
+        yield return ("embeddings-string", Map(("input", "a blue square"), ("user", "u")));
+        yield return ("embeddings-images", Map(("input", Labels(dataUri, "https://example.com/cat.jpg")), ("modality", "image")));
+        yield return ("embeddings-token-ids", Map(("input", new List<object?> { new List<object?> { 320L, 1000L } }), ("model", "m")));
+        yield return ("embeddings-audio", Map(("input", "x"), ("modality", "audio"), ("dimensions", 3L)));
     }
 
     private static OrderedDictionary<string, object?> Map(params (string Key, object? Value)[] fields)

@@ -21,7 +21,10 @@ internal sealed class FuzzInvariantException(string message) : Exception(message
 internal sealed partial class FuzzTarget
 {
     /// <summary>Small limits so that mutated requests cross them often (the production defaults are 1000/1000).</summary>
-    private static RequestLimits Limits => new(MaxLabels: 16, MaxLabelLength: 200);
+    private static RequestLimits Limits => new(MaxLabels: 16, MaxLabelLength: 200, MaxEmbeddingInputs: 16, MaxEmbeddingInputLength: 200);
+
+    /// <summary>The embedding size the embeddings parser checks <c>dimensions</c> against (ViT-B/32's).</summary>
+    private const int EmbeddingDimensions = 512;
 
     private readonly Func<byte[], string> _run;
 
@@ -92,7 +95,8 @@ internal sealed partial class FuzzTarget
         }
 
         // The server hands Model long strings as views of the body (Utf8Text); a low threshold exercises them here.
-        return "json-ok " + Request(JsonPayloadReader.Read(input.AsMemory(), utf8TextMinBytes: 8));
+        var views = JsonPayloadReader.Read(input.AsMemory(), utf8TextMinBytes: 8);
+        return "json-ok " + Request(views) + " " + Embeddings(views);
     }
 
     /// <summary>msgpack body → value tree → predict request → pixels or encoded image, as the binary predict route does.</summary>
@@ -113,7 +117,7 @@ internal sealed partial class FuzzTarget
         MsgPackPayload.Write(buffer, value);
         var again = MsgPackPayload.Read(buffer.WrittenMemory);
         Require(ValueTree.DeepEquals(value, again), $"msgpack write/read round trip changed {ValueTree.Describe(value)} into {ValueTree.Describe(again)}");
-        return "msgpack-ok " + Request(value);
+        return "msgpack-ok " + Request(value) + " " + Embeddings(value);
     }
 
     /// <summary>Encoded image → <see cref="RgbImage"/> → CLIP tensor, as the image_base64/image_url paths do.</summary>
@@ -196,6 +200,43 @@ internal sealed partial class FuzzTarget
         return outcome;
     }
 
+    /// <summary>The same body as a <c>/v1/embeddings</c> request: accepted with texts or images, or a 4xx naming a field.</summary>
+    private static string Embeddings(object? value)
+    {
+        EmbeddingsRequest request;
+        try
+        {
+            request = EmbeddingsRequest.Parse(value, Limits, EmbeddingDimensions);
+        }
+        catch (ModelInputException e)
+        {
+            Require(e.StatusCode is >= 400 and <= 499, $"embeddings request rejected with status {e.StatusCode}: {e.Message}");
+            Require(EmbeddingsFieldInBackticks().IsMatch(e.Message), $"embeddings rejection does not name a field: {e.Message}");
+            return $"embeddings-rejected {e.StatusCode} {Label(e.Message)}";
+        }
+
+        Require((request.Texts is null) != (request.Images is null), "an embeddings request has both or neither of texts and images");
+        if (request.Texts is { } texts)
+        {
+            Require(texts.Count is >= 1 and <= 16, $"{texts.Count} texts accepted");
+            foreach (var text in texts)
+            {
+                Require(text.Length is >= 1 and <= 200, $"a text of {text.Length} characters accepted");
+            }
+
+            return "embeddings-texts";
+        }
+
+        var images = request.Images!;
+        Require(images.Count is >= 1 and <= 32, $"{images.Count} images accepted");
+        foreach (var image in images)
+        {
+            Require((image.Url is null) != (image.Inline is null) && image.Pixels is null, "an image input is not exactly one URL or one byte string");
+        }
+
+        return "embeddings-images";
+    }
+
     private static void Require(bool condition, string message)
     {
         if (!condition)
@@ -224,6 +265,9 @@ internal sealed partial class FuzzTarget
 
     [GeneratedRegex(@"`(labels(\[\d+\])?|image|image_url|image_base64)`")]
     private static partial Regex FieldInBackticks();
+
+    [GeneratedRegex(@"`(input(\[\d+\])?|modality|encoding_format|dimensions|model|user)`")]
+    private static partial Regex EmbeddingsFieldInBackticks();
 
     [GeneratedRegex(@"(?<=^Invalid JSON payload: )'.*?'(?= (is|was) )", RegexOptions.Singleline)]
     private static partial Regex QuotedExcerpt();

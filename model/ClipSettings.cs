@@ -116,7 +116,9 @@ internal sealed record ClipSettings(ClipEngineOptions Engine, RequestLimits Limi
                     MaxLabels: limits.GetInt32("max_labels", 1000, min: 1),
                     MaxLabelLength: limits.GetInt32("max_label_length", 1000, min: 1),
                     MaxBatchImages: limits.GetInt32("max_batch_images", 32, min: 1, max: 4096),
-                    MaxTemplates: limits.GetInt32("max_templates", 16, min: 1, max: 1000)),
+                    MaxTemplates: limits.GetInt32("max_templates", 16, min: 1, max: 1000),
+                    MaxEmbeddingInputs: limits.GetInt32("max_embedding_inputs", 2048, min: 1, max: 100_000),
+                    MaxEmbeddingInputLength: limits.GetInt32("max_embedding_input_length", 32768, min: 1)),
                 ImageFetchOptions.From(fetch));
         }
         catch (ArgumentException e)

@@ -56,19 +56,22 @@ internal sealed class ImageFetcher : IDisposable
         _client.DefaultRequestHeaders.UserAgent.Add(new ProductInfoHeaderValue("Truss.Clip", "1.0"));
     }
 
-    /// <summary>Fetches the image bytes at <paramref name="url"/>, following up to <c>max_redirects</c> redirects.</summary>
-    public async Task<byte[]> FetchAsync(string url, CancellationToken cancellationToken)
+    /// <summary>
+    /// Fetches the image bytes at <paramref name="url"/>, following up to <c>max_redirects</c> redirects. Error
+    /// messages name <paramref name="field"/>, the request field the URL came from.
+    /// </summary>
+    public async Task<byte[]> FetchAsync(string url, CancellationToken cancellationToken, string field = "image_url")
     {
-        if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || !IsHttp(uri))
+        if (!ImageSource.IsHttpUrl(url, out var uri))
         {
-            throw new ModelInputException("`image_url` must be an absolute http:// or https:// URL.");
+            throw new ModelInputException($"`{field}` must be an absolute http:// or https:// URL.");
         }
 
         // HttpClient would not send these credentials anyway, so the fetch would differ from what the URL says; and
         // user@host is a favourite for making one host look like another.
         if (uri.UserInfo.Length > 0)
         {
-            throw new ModelInputException("`image_url` must not contain credentials (user:password@ before the host).");
+            throw new ModelInputException($"`{field}` must not contain credentials (user:password@ before the host).");
         }
 
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -82,26 +85,26 @@ internal sealed class ImageFetcher : IDisposable
                 using var response = await GetWithRetriesAsync(current, timeout.Token);
                 if (IsRedirect(response.StatusCode) && response.Headers.Location is { } location)
                 {
-                    current = NextHop(current, location, redirects, _options.MaxRedirects);
+                    current = NextHop(current, location, redirects, _options.MaxRedirects, field);
                     continue;
                 }
 
-                return await ReadImageAsync(response, timeout.Token);
+                return await ReadImageAsync(response, field, timeout.Token);
             }
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
             throw new ModelInputException(
-                $"Could not fetch `image_url`: no complete answer within {_options.Timeout.TotalSeconds:0.#} s " +
+                $"Could not fetch `{field}`: no complete answer within {_options.Timeout.TotalSeconds:0.#} s " +
                 "(model_metadata.clip.fetch.timeout_seconds).", 504);
         }
         catch (HttpRequestException e) when (FindRefusal(e) is { } refusal)
         {
-            throw new ModelInputException(RefusalMessage(refusal, viaRedirect: redirects > 0), 400, e);
+            throw new ModelInputException(RefusalMessage(refusal, viaRedirect: redirects > 0, field), 400, e);
         }
         catch (HttpRequestException e)
         {
-            throw new ModelInputException($"Could not fetch `image_url`: {e.Message}", 502, e);
+            throw new ModelInputException($"Could not fetch `{field}`: {e.Message}", 502, e);
         }
     }
 
@@ -153,15 +156,15 @@ internal sealed class ImageFetcher : IDisposable
     /// Names the host as the URL (or the redirect's Location) wrote it and the address class, never a resolved
     /// address: the caller learns that a name is internal, not where it points.
     /// </summary>
-    private static string RefusalMessage(DestinationRefusedException refusal, bool viaRedirect)
+    private static string RefusalMessage(DestinationRefusedException refusal, bool viaRedirect, string field)
     {
         var kind = AddressPolicy.Describe(refusal.Verdict.Class);
         var what = (viaRedirect, refusal.HostIsLiteral) switch
         {
-            (false, true) => $"`image_url` points at {refusal.Host}, {kind} address,",
-            (false, false) => $"`image_url` host {refusal.Host} resolves to {kind} address,",
-            (true, true) => $"`image_url` redirects to {refusal.Host}, {kind} address,",
-            (true, false) => $"`image_url` redirects to host {refusal.Host}, which resolves to {kind} address,",
+            (false, true) => $"`{field}` points at {refusal.Host}, {kind} address,",
+            (false, false) => $"`{field}` host {refusal.Host} resolves to {kind} address,",
+            (true, true) => $"`{field}` redirects to {refusal.Host}, {kind} address,",
+            (true, false) => $"`{field}` redirects to host {refusal.Host}, which resolves to {kind} address,",
         };
         var how = refusal.Verdict.Class switch
         {
@@ -173,8 +176,6 @@ internal sealed class ImageFetcher : IDisposable
         return $"{what} {how}";
     }
 
-    private static bool IsHttp(Uri uri) => uri.Scheme == Uri.UriSchemeHttp || uri.Scheme == Uri.UriSchemeHttps;
-
     private static bool IsRedirect(HttpStatusCode status) => status is HttpStatusCode.MovedPermanently or HttpStatusCode.Found
         or HttpStatusCode.SeeOther or HttpStatusCode.TemporaryRedirect or HttpStatusCode.PermanentRedirect;
 
@@ -183,34 +184,34 @@ internal sealed class ImageFetcher : IDisposable
     /// not http(s), https → http (the rest of the chain would travel in the clear), or carrying credentials. Where
     /// it connects to is the guard's business, at connect time.
     /// </summary>
-    internal static Uri NextHop(Uri current, Uri location, int redirectsSoFar, int maxRedirects)
+    internal static Uri NextHop(Uri current, Uri location, int redirectsSoFar, int maxRedirects, string field = "image_url")
     {
         if (redirectsSoFar >= maxRedirects)
         {
             throw new ModelInputException(
-                $"Could not fetch `image_url`: too many redirects (model_metadata.clip.fetch.max_redirects is {maxRedirects}).", 502);
+                $"Could not fetch `{field}`: too many redirects (model_metadata.clip.fetch.max_redirects is {maxRedirects}).", 502);
         }
 
         var next = location.IsAbsoluteUri ? location : new Uri(current, location);
         var problem = next switch
         {
-            _ when !IsHttp(next) => "to a URL that is not http:// or https://",
+            _ when !ImageSource.IsHttp(next) => "to a URL that is not http:// or https://",
             _ when current.Scheme == Uri.UriSchemeHttps && next.Scheme == Uri.UriSchemeHttp => "from https to plain http",
             _ when next.UserInfo.Length > 0 => "to a URL with credentials",
             _ => null,
         };
         return problem is null
             ? next
-            : throw new ModelInputException($"Could not fetch `image_url`: it redirects {problem}, which this server does not follow.", 502);
+            : throw new ModelInputException($"Could not fetch `{field}`: it redirects {problem}, which this server does not follow.", 502);
     }
 
     /// <summary>Checks the final answer (status, type, size) and reads its body within <c>max_bytes</c>.</summary>
-    private async Task<byte[]> ReadImageAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    private async Task<byte[]> ReadImageAsync(HttpResponseMessage response, string field, CancellationToken cancellationToken)
     {
         if (!response.IsSuccessStatusCode)
         {
             throw new ModelInputException(
-                $"Could not fetch `image_url`: the server answered {(int)response.StatusCode} {response.ReasonPhrase}.", 502);
+                $"Could not fetch `{field}`: the server answered {(int)response.StatusCode} {response.ReasonPhrase}.", 502);
         }
 
         // Servers label images loosely (octet-stream, no type at all), but a declared non-image type such as an
@@ -220,19 +221,19 @@ internal sealed class ImageFetcher : IDisposable
             !mediaType.Equals("application/octet-stream", StringComparison.OrdinalIgnoreCase) &&
             !mediaType.Equals("binary/octet-stream", StringComparison.OrdinalIgnoreCase))
         {
-            throw new ModelInputException($"`image_url` answered with Content-Type {mediaType}, which is not an image.", 415);
+            throw new ModelInputException($"`{field}` answered with Content-Type {mediaType}, which is not an image.", 415);
         }
 
         if (response.Content.Headers.ContentLength > _options.MaxBytes)
         {
-            throw TooLarge();
+            throw TooLarge(field);
         }
 
         await using var body = await response.Content.ReadAsStreamAsync(cancellationToken);
-        return await ReadBoundedAsync(body, response.Content.Headers.ContentLength, cancellationToken);
+        return await ReadBoundedAsync(body, response.Content.Headers.ContentLength, field, cancellationToken);
     }
 
-    private async Task<byte[]> ReadBoundedAsync(Stream body, long? declaredLength, CancellationToken cancellationToken)
+    private async Task<byte[]> ReadBoundedAsync(Stream body, long? declaredLength, string field, CancellationToken cancellationToken)
     {
         using var buffer = new MemoryStream(declaredLength is { } length ? (int)Math.Min(length, _options.MaxBytes) : 64 * 1024);
         var chunk = new byte[81920];
@@ -241,7 +242,7 @@ internal sealed class ImageFetcher : IDisposable
         {
             if (buffer.Length + read > _options.MaxBytes)
             {
-                throw TooLarge();
+                throw TooLarge(field);
             }
 
             buffer.Write(chunk, 0, read);
@@ -250,14 +251,14 @@ internal sealed class ImageFetcher : IDisposable
         if (declaredLength is { } expected && buffer.Length != expected)
         {
             throw new ModelInputException(
-                $"Could not fetch `image_url`: the body ended after {buffer.Length} of {expected} bytes.", 502);
+                $"Could not fetch `{field}`: the body ended after {buffer.Length} of {expected} bytes.", 502);
         }
 
         return buffer.ToArray();
     }
 
-    private ModelInputException TooLarge() => new(
-        $"`image_url` is larger than {_options.MaxBytes} bytes (model_metadata.clip.fetch.max_bytes).", 413);
+    private ModelInputException TooLarge(string field) => new(
+        $"`{field}` is larger than {_options.MaxBytes} bytes (model_metadata.clip.fetch.max_bytes).", 413);
 }
 
 /// <summary>Bounds and allowed destinations for <see cref="ImageFetcher"/>, from <c>model_metadata.clip.fetch</c>.</summary>

@@ -95,17 +95,14 @@ internal sealed record PredictRequest(
             throw new ModelInputException($"`{prefix}image_url` must be a non-empty string.");
         }
 
-        // A data: URI in image_url carries the image inline, as OpenAI-style APIs accept it; nothing is fetched.
-        if (InlineImage.IsDataUri(url))
+        if (url is not null)
         {
-            return new ImageSource(prefix + "image_url", null, null, InlineImage.Parse(url, prefix + "image_url"));
+            return ImageSource.FromUrl(url, prefix + "image_url");
         }
 
-        return new ImageSource(
-            prefix + (image is not null ? "image" : url is not null ? "image_url" : "image_base64"),
-            image,
-            url?.ToString(),
-            base64 is null ? null : InlineImage.Parse(base64, prefix + "image_base64"));
+        return image is not null
+            ? new ImageSource(prefix + "image", image, null, null)
+            : ImageSource.FromInline(base64, prefix + "image_base64");
     }
 
     private static string[] ParseLabels(object? value, RequestLimits limits)
@@ -186,12 +183,17 @@ internal sealed record PredictRequest(
     };
 }
 
-/// <summary>One image of a request: exactly one of <see cref="Pixels"/>, <see cref="Url"/>, <see cref="Inline"/>.</summary>
-/// <param name="Field">The request field it came from, for error messages (e.g. <c>images[2].image_url</c>).</param>
-/// <param name="Pixels">The nested pixel list of an <c>image</c> field.</param>
-/// <param name="Url">The URL of an <c>image_url</c> field.</param>
-/// <param name="Inline">The image of an <c>image_base64</c> field or of a data: URI.</param>
-internal sealed record ImageSource(string Field, object? Pixels, string? Url, InlineImage? Inline);
-
 /// <summary>Request-size limits, from <c>model_metadata.clip.limits</c>.</summary>
-internal sealed record RequestLimits(int MaxLabels, int MaxLabelLength, int MaxBatchImages = 32, int MaxTemplates = 16);
+/// <param name="MaxLabels">Labels per predict request.</param>
+/// <param name="MaxLabelLength">Characters per label or template.</param>
+/// <param name="MaxBatchImages">Images per predict batch, and per <c>/v1/embeddings</c> request.</param>
+/// <param name="MaxTemplates">Templates per predict request.</param>
+/// <param name="MaxEmbeddingInputs">Texts per <c>/v1/embeddings</c> request (2048, as OpenAI and infinity).</param>
+/// <param name="MaxEmbeddingInputLength">Characters per <c>/v1/embeddings</c> text.</param>
+internal sealed record RequestLimits(
+    int MaxLabels,
+    int MaxLabelLength,
+    int MaxBatchImages = 32,
+    int MaxTemplates = 16,
+    int MaxEmbeddingInputs = 2048,
+    int MaxEmbeddingInputLength = 32768);

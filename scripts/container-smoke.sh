@@ -142,9 +142,20 @@ STANDALONE_ROUTE_CHECKS() {
   expect_header "empty labels error code" X-BASETEN-ERROR-CODE 700
   expect "unknown route" GET /v2/health/ready 404 '={"detail":"Not Found"}'
   expect "wrong method" GET /invocations 405 '={"detail":"Method Not Allowed"}'
-  # Added by other branches: uncomment when they land.
-  # expect "metrics" GET /metrics 200 "~# TYPE"
-  # expect "embeddings" POST /v1/embeddings 200 '~"embedding"' -H 'Content-Type: application/json' --data-binary '...'
+  expect "embeddings, text" POST /v1/embeddings 200 '~"object": "list", "data": [{"object": "embedding", "embedding": [' \
+    -H 'Content-Type: application/json' --data-binary '{"input": ["a red circle", "a blue square"], "model": "clip"}'
+  printf '{"input": ["data:image/png;base64,%s"], "modality": "image", "encoding_format": "base64"}' \
+    "$(base64 -w0 "$ROOTFS$APP_DIR/data/samples/red_circle.png")" >"$WORK/embeddings-image.json"
+  expect "embeddings, image data: URI, base64 vectors" POST /v1/embeddings 200 '~"usage": {"prompt_tokens": 1, "total_tokens": 1}' \
+    -H 'Content-Type: application/json' --data-binary "@$WORK/embeddings-image.json"
+  expect "embeddings, bad modality" POST /v1/embeddings 422 '~modality' \
+    -H 'Content-Type: application/json' --data-binary '{"input": "x", "modality": "audio"}'
+  expect "chat completions (not served, as truss)" POST /v1/chat/completions 404 '~must only be called if model has it' \
+    -H 'Content-Type: application/json' --data-binary '{}'
+  # Last, so that the requests above are in the counters.
+  expect "metrics" GET /metrics 200 '~http_requests_total{method="POST",route="/v1/models/{name}",code="200"}'
+  expect_header "metrics content type" Content-Type "text/plain; version=0.0.4; charset=utf-8"
+  expect "metrics/ (truss's path)" GET /metrics/ 200 '~truss_clip_inference_duration_seconds_count{tower="image"}'
 }
 
 # The routes config.yaml's docker_server section hands to Truss's nginx.

@@ -17,6 +17,9 @@ namespace Clip;
 /// </summary>
 public sealed class ZeroShotClassifier : IDisposable
 {
+    /// <summary>Most texts <see cref="EmbedTexts"/> sends through the text tower in one run.</summary>
+    public const int TextRowsPerRun = 64;
+
     private readonly ClipModel _model;
     private readonly ClipTokenizer _tokenizer;
     private readonly ClipPreprocessor _preprocessor;
@@ -146,7 +149,27 @@ public sealed class ZeroShotClassifier : IDisposable
         }
 
         ArgumentOutOfRangeException.ThrowIfZero(labels.Count);
+        var imageEmbeddings = await EmbedImagesAsync(images, cancellationToken).ConfigureAwait(false);
+        var labelEmbeddings = new float[labels.Count * EmbeddingDim];
+        EmbedLabels(labels, templates ?? Options.PromptTemplates, labelEmbeddings);
+        return Score(imageEmbeddings, labelEmbeddings, labels.Count);
+    }
+
+    /// <summary>
+    /// <see cref="EmbedImages"/> for the server: L2-normalized image embeddings, row-major [images, dim].
+    /// Preprocessing runs on the caller's thread and the image tower run joins other requests' in a dynamic batch
+    /// when batching is on (otherwise the tower runs here, synchronously).
+    /// </summary>
+    public async Task<float[]> EmbedImagesAsync(IReadOnlyList<RgbImage> images, CancellationToken cancellationToken)
+    {
         var dim = EmbeddingDim;
+        if (_batcher is null || images.Count == 0)
+        {
+            var embeddings = new float[images.Count * dim];
+            EmbedImages(images, embeddings);
+            return embeddings;
+        }
+
         var tensorLength = _preprocessor.TensorLength;
         var pixels = ArrayPool<float>.Shared.Rent(images.Count * tensorLength);
         float[] imageEmbeddings;
@@ -168,9 +191,7 @@ public sealed class ZeroShotClassifier : IDisposable
         }
 
         NormalizeRows(imageEmbeddings, dim);
-        var labelEmbeddings = new float[labels.Count * dim];
-        EmbedLabels(labels, templates ?? Options.PromptTemplates, labelEmbeddings);
-        return Score(imageEmbeddings, labelEmbeddings, labels.Count);
+        return imageEmbeddings;
     }
 
     /// <summary>Probabilities over the labels for each image row of <paramref name="imageEmbeddings"/>.</summary>
@@ -253,6 +274,59 @@ public sealed class ZeroShotClassifier : IDisposable
             }
 
             Similarity.EnsembleMean(scratch, perLabel, row);
+        }
+    }
+
+    /// <summary>
+    /// L2-normalized embeddings of <paramref name="texts"/> as written (no prompt templates), row-major
+    /// [texts, dim], served from the label cache when possible: a text embedded here and a label with no templates
+    /// share one cache entry. The text tower runs on at most <see cref="TextRowsPerRun"/> texts at a time, so a
+    /// large request does not multiply the tower's activation memory, and a cancelled one stops between runs.
+    /// </summary>
+    /// <remarks>
+    /// Bulk requests of new texts can fill the label cache, which then clears itself; zero-shot label sets come back
+    /// with one text-tower run each, small next to the runs the bulk request itself costs.
+    /// </remarks>
+    public void EmbedTexts(IReadOnlyList<string> texts, Span<float> destination, CancellationToken cancellationToken = default)
+    {
+        var dim = EmbeddingDim;
+        if (destination.Length != texts.Count * dim)
+        {
+            throw new ArgumentException($"Expected room for {texts.Count} × {dim} floats, got {destination.Length}.", nameof(destination));
+        }
+
+        for (var start = 0; start < texts.Count; start += TextRowsPerRun)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var chunk = new string[Math.Min(TextRowsPerRun, texts.Count - start)];
+            for (var i = 0; i < chunk.Length; i++)
+            {
+                chunk[i] = texts[start + i];
+            }
+
+            EmbedLabels(chunk, [], destination.Slice(start * dim, chunk.Length * dim));
+        }
+    }
+
+    /// <summary>
+    /// The number of token ids the text tower reads for <paramref name="text"/>: the start id, the content ids and
+    /// the end id, at most the context length (longer text is truncated, as <see cref="EmbedTexts"/> does).
+    /// </summary>
+    public int CountTokens(string text)
+    {
+        var contextLength = _model.Descriptor.ContextLength;
+        var rented = contextLength > 256 ? ArrayPool<int>.Shared.Rent(contextLength) : null;
+        try
+        {
+            var ids = rented is null ? stackalloc int[contextLength] : rented.AsSpan(0, contextLength);
+            return _tokenizer.Encode(text, ids);
+        }
+        finally
+        {
+            if (rented is not null)
+            {
+                ArrayPool<int>.Shared.Return(rented);
+            }
         }
     }
 

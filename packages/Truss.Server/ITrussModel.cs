@@ -43,3 +43,17 @@ public interface IUtf8TextInputModel
     /// <summary>JSON strings of at least this many UTF-8 bytes arrive as <see cref="Serialization.Utf8Text"/>.</summary>
     int Utf8TextMinBytes { get; }
 }
+
+/// <summary>
+/// Optional: a model that serves <c>POST /v1/embeddings</c> (truss's <c>embeddings</c> method). The route runs
+/// through the same pipeline as predict (body limits, readiness, the predict gate, JSON or msgpack in and out, the
+/// error table); a model without this interface answers that route with 404, as truss does.
+/// </summary>
+public interface IEmbeddingsModel
+{
+    /// <summary>
+    /// Serves one embeddings request; <paramref name="input"/> is the parsed body, in the same neutral value tree
+    /// as <see cref="ITrussModel.PredictAsync"/>. Same exception rules as predict.
+    /// </summary>
+    ValueTask<object?> EmbeddingsAsync(object? input, CancellationToken cancellationToken);
+}

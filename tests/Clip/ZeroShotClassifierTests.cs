@@ -107,6 +107,81 @@ public class ZeroShotClassifierTests
     }
 
     [Test]
+    public void EmbedTexts_MoreThanOneRun_EqualsUncachedEmbeddingsInOrderAndFillsTheCache()
+    {
+        using var classifier = Load(ModelFixtures.Split);
+        var texts = Enumerable.Range(0, ZeroShotClassifier.TextRowsPerRun + 7).Select(i => $"a photo of {i} cats").ToArray();
+        var dim = classifier.EmbeddingDim;
+        var embeddings = new float[texts.Length * dim];
+
+        classifier.EmbedTexts(texts, embeddings);
+
+        var expected = classifier.EmbedTextsUncached(texts);
+        for (var i = 0; i < texts.Length; i++)
+        {
+            Assert.That(embeddings.AsSpan(i * dim, dim).ToArray(), Is.EqualTo(expected[i]).Within(1e-6), texts[i]);
+        }
+
+        var rows = classifier.TextRowsEncoded;
+        classifier.EmbedTexts(texts[..3], new float[3 * dim]);
+        var labels = new float[3 * dim];
+        classifier.EmbedLabels(texts[..3], [], labels);
+        Assert.That(classifier.TextRowsEncoded, Is.EqualTo(rows), "repeated texts and the same labels without templates are cache hits");
+        Assert.That(labels, Is.EqualTo(embeddings[..(3 * dim)]));
+    }
+
+    [Test]
+    public void EmbedTexts_WrongDestinationLength_IsRejected()
+    {
+        using var classifier = Load(ModelFixtures.Split);
+
+        Assert.That(() => classifier.EmbedTexts(["a", "b"], new float[classifier.EmbeddingDim]), Throws.ArgumentException);
+    }
+
+    [Test]
+    public void EmbedTexts_Cancelled_StopsBeforeTheTextTower()
+    {
+        using var classifier = Load(ModelFixtures.Split);
+
+        Assert.That(() => classifier.EmbedTexts(["a", "b"], new float[2 * classifier.EmbeddingDim], new CancellationToken(canceled: true)),
+            Throws.InstanceOf<OperationCanceledException>());
+        Assert.That(classifier.TextRowsEncoded, Is.Zero);
+    }
+
+    [Test]
+    public void CountTokens_IsWhatTheTextTowerReads_TruncatedAtTheContext()
+    {
+        using var classifier = Load(ModelFixtures.Split);
+        var context = classifier.Descriptor.ContextLength;
+        var longText = string.Join(' ', Enumerable.Repeat("cat", context * 2));
+
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(classifier.CountTokens("a red circle"), Is.EqualTo(classifier.Tokenizer.Encode("a red circle", context).Length));
+            Assert.That(classifier.CountTokens("a red circle"), Is.EqualTo(classifier.Tokenizer.EncodeContent("a red circle").Length + 2), "start and end ids count");
+            Assert.That(classifier.CountTokens(" "), Is.EqualTo(2));
+            Assert.That(classifier.CountTokens(longText), Is.EqualTo(context));
+        }
+    }
+
+    [TestCase(true)]
+    [TestCase(false)]
+    public async Task EmbedImagesAsync_WithOrWithoutBatching_EqualsEmbedImages(bool batching)
+    {
+        using var classifier = Load(ModelFixtures.Split, o => o with { Batching = batching ? new global::Clip.Batching.BatchingOptions() : null });
+        using var a = Image(6);
+        using var b = Image(7, 80, 20);
+        var expected = new float[2 * classifier.EmbeddingDim];
+        classifier.EmbedImages([a, b], expected);
+
+        var embeddings = await classifier.EmbedImagesAsync([a, b], CancellationToken.None);
+
+        Assert.That(classifier.Batcher, batching ? Is.Not.Null : Is.Null);
+        Assert.That(embeddings, Is.EqualTo(expected).Within(1e-6));
+        Assert.That(embeddings.Take(classifier.EmbeddingDim).Sum(v => v * v), Is.EqualTo(1f).Within(1e-5), "unit norm");
+    }
+
+    [Test]
     public void Load_PreprocessingFollowsTheSidecars()
     {
         using var classifier = Load(ModelFixtures.Split);

@@ -227,7 +227,7 @@ public class ModelEndpointTests
         });
 
         Assert.That(status, Is.EqualTo(HttpStatusCode.BadGateway), body);
-        Assert.That(body, Does.Contain("images[1].image_url: Could not fetch"));
+        Assert.That(body, Does.Contain("Could not fetch `images[1].image_url`: the server answered 410"));
     }
 
     [Test]

@@ -142,6 +142,7 @@ public class ClipSettingsTests
             Assert.That(settings.Engine.Batching, Is.Not.Null);
             Assert.That(settings.Engine.FastJpegDecode, Is.False);
             Assert.That(settings.Engine.LogitScale, Is.EqualTo(100f));
+            Assert.That(settings.Limits, Is.EqualTo(new RequestLimits(1000, 1000, 32, 16, MaxEmbeddingInputs: 2048, MaxEmbeddingInputLength: 32768)));
         }
     }
 
@@ -166,10 +167,20 @@ public class ClipSettingsTests
             Throws.TypeOf<global::Truss.Server.Configuration.TrussConfigException>()
                 .With.Message.EqualTo("$CLIP_EXECUTION_DEVICE must be one of auto, cpu, cuda, got 'tpu'"));
 
+    [Test]
+    public void From_EmbeddingLimits_AreRead()
+    {
+        var settings = Parse("model_metadata:\n  clip:\n    limits:\n      max_embedding_inputs: 7\n      max_embedding_input_length: 99\n");
+
+        Assert.That(settings.Limits, Is.EqualTo(new RequestLimits(1000, 1000, 32, 16, MaxEmbeddingInputs: 7, MaxEmbeddingInputLength: 99)));
+    }
+
     [TestCase("model_metadata:\n  clip:\n    execution:\n      cuda:\n        cudnn_conv_algo_search: FASTEST\n", "model_metadata.clip.execution.cuda.cudnn_conv_algo_search must be one of EXHAUSTIVE, HEURISTIC, DEFAULT")]
     [TestCase("model_metadata:\n  clip:\n    execution:\n      device: tpu\n", "model_metadata.clip.execution.device must be one of auto, cpu, cuda")]
     [TestCase("model_metadata:\n  clip:\n    prompt_templates: [\"a photo\"]\n", "model_metadata.clip: The prompt template \"a photo\" must contain exactly one {}")]
     [TestCase("model_metadata:\n  clip:\n    batching:\n      max_batch_size: 0\n", "model_metadata.clip.batching.max_batch_size must be an integer between 1 and 1024")]
+    [TestCase("model_metadata:\n  clip:\n    limits:\n      max_embedding_inputs: 0\n", "model_metadata.clip.limits.max_embedding_inputs must be an integer between 1 and 100000")]
+    [TestCase("model_metadata:\n  clip:\n    limits:\n      max_embedding_input_length: many\n", "model_metadata.clip.limits.max_embedding_input_length must be an integer")]
     public void From_BadValue_NamesTheKey(string yaml, string message) =>
         Assert.That(() => Parse(yaml), Throws.TypeOf<global::Truss.Server.Configuration.TrussConfigException>().With.Message.Contains(message));
 }

@@ -17,3 +17,10 @@ public sealed class RequestBodyTooLargeException(long limitBytes)
 /// <summary>The client went away before the server could answer: answered 499 (which nobody reads).</summary>
 public sealed class ClientDisconnectedException(string message, Exception? innerException = null)
     : Exception(message, innerException);
+
+/// <summary>
+/// A route called a model method the model does not have (an OpenAI-style route such as <c>/v1/embeddings</c>):
+/// truss's 404 "`embeddings` must only be called if model has it.", error code 700.
+/// </summary>
+public sealed class ModelMethodNotImplementedException(string methodName)
+    : Exception($"`{methodName}` must only be called if model has it.");

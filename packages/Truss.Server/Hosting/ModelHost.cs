@@ -118,16 +118,30 @@ public sealed class ModelHost : IDisposable
     }
 
     /// <summary>Runs one prediction once a slot is free; throws <see cref="ModelNotReadyException"/> before load.</summary>
-    public async ValueTask<object?> PredictAsync(object? input, CancellationToken cancellationToken)
+    public ValueTask<object?> PredictAsync(object? input, CancellationToken cancellationToken) =>
+        InvokeAsync(ModelMethod.Predict, input, cancellationToken);
+
+    /// <summary>
+    /// Runs <paramref name="method"/> once a predict slot is free: OpenAI-style methods share predict's
+    /// concurrency bound, because they load the same model (truss runs them outside its predict semaphore, which
+    /// leaves them unbounded). Throws <see cref="ModelNotReadyException"/> before load and
+    /// <see cref="ModelMethodNotImplementedException"/>, without taking a slot, when the model lacks the method.
+    /// </summary>
+    public async ValueTask<object?> InvokeAsync(ModelMethod method, object? input, CancellationToken cancellationToken)
     {
         if (_state != ModelState.Ready || _model is null)
         {
             throw new ModelNotReadyException();
         }
 
+        if (!method.IsImplementedBy(_model))
+        {
+            throw new ModelMethodNotImplementedException(method.Name);
+        }
+
         using var slot = await Gate.EnterAsync(cancellationToken).ConfigureAwait(false);
         cancellationToken.ThrowIfCancellationRequested();
-        return await _model.PredictAsync(input, cancellationToken).ConfigureAwait(false);
+        return await method.InvokeAsync(_model, input, cancellationToken).ConfigureAwait(false);
     }
 
     public void Dispose()

@@ -18,7 +18,15 @@ namespace Truss.Server.Http;
 /// </summary>
 public static class TrussEndpoints
 {
-    private static readonly string[] OpenAiRoutes = ["chat/completions", "completions", "embeddings", "messages", "responses"];
+    /// <summary>The OpenAI-style routes and the model method each calls (truss: 404 when the model lacks it).</summary>
+    private static readonly (string Path, ModelMethod Method)[] OpenAiRoutes =
+    [
+        ("/v1/chat/completions", ModelMethod.ChatCompletions),
+        ("/v1/completions", ModelMethod.Completions),
+        ("/v1/embeddings", ModelMethod.Embeddings),
+        ("/v1/messages", ModelMethod.Messages),
+        ("/v1/responses", ModelMethod.Responses),
+    ];
 
     /// <summary>Maps every route of the contract onto <paramref name="app"/>.</summary>
     public static void MapTrussEndpoints(this IEndpointRouteBuilder app, ModelHost host, ServerOptions options, ILogger logger)
@@ -34,16 +42,14 @@ public static class TrussEndpoints
         {
             var name = (string)context.Request.RouteValues["name"]!;
             return name.EndsWith(":predict", StringComparison.Ordinal) || name.EndsWith(":predict_binary", StringComparison.Ordinal)
-                ? PredictAsync(context, host, options, budget, logger)
+                ? ServeAsync(context, ModelMethod.Predict, host, options, budget, logger)
                 : MethodNotAllowedAsync(context, "GET");
         });
-        app.MapPost("/invocations", context => PredictAsync(context, host, options, budget, logger));
+        app.MapPost("/invocations", context => ServeAsync(context, ModelMethod.Predict, host, options, budget, logger));
 
-        foreach (var route in OpenAiRoutes)
+        foreach (var (path, method) in OpenAiRoutes)
         {
-            var method = route.Replace('/', '_');
-            app.MapPost("/v1/" + route, context => TrussErrors.WriteErrorAsync(
-                context, 404, TrussErrors.ClientErrorCode, $"`{method}` must only be called if model has it."));
+            app.MapPost(path, context => ServeAsync(context, method, host, options, budget, logger));
         }
     }
 
@@ -75,7 +81,14 @@ public static class TrussEndpoints
         return WriteRawJsonAsync(context, """{"detail":"Method Not Allowed"}"""u8, 405);
     }
 
-    private static async Task PredictAsync(HttpContext context, ModelHost host, ServerOptions options, BufferedBytesBudget budget, ILogger logger)
+    /// <summary>
+    /// The one pipeline of every route that calls the model (truss's <c>_execute_request</c>): read the body within
+    /// its limits, 503 until loaded, parse JSON or msgpack, call <paramref name="method"/> under the predict gate
+    /// (404 when the model lacks it), write the result in the request's format; any failure goes through
+    /// <see cref="TrussErrors"/>.
+    /// </summary>
+    private static async Task ServeAsync(
+        HttpContext context, ModelMethod method, ModelHost host, ServerOptions options, BufferedBytesBudget budget, ILogger logger)
     {
         var binary = IsBinary(context.Request.ContentType);
         try
@@ -95,11 +108,11 @@ public static class TrussEndpoints
                 var input = binary ? MsgPackPayload.Read(body.Memory) : JsonPayloadReader.Read(body.Memory, utf8TextMinBytes: host.Utf8TextMinBytes);
                 try
                 {
-                    result = await host.PredictAsync(input, context.RequestAborted);
+                    result = await host.InvokeAsync(method, input, context.RequestAborted);
                 }
                 catch (OperationCanceledException e) when (context.RequestAborted.IsCancellationRequested)
                 {
-                    throw new ClientDisconnectedException("Client disconnected, skipping `predict`.", e);
+                    throw new ClientDisconnectedException($"Client disconnected, skipping `{method.Name}`.", e);
                 }
             }
 

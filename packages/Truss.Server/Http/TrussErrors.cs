@@ -40,6 +40,7 @@ public static class TrussErrors
         RequestBodyTooLargeException e => new(413, ClientErrorCode, e.Message, LogLevel.Information),
         ModelInputException e => new(e.StatusCode, ClientErrorCode, e.Message, LogLevel.Information),
         ModelNotReadyException e => new(503, ModelErrorCode, e.Message, LogLevel.Information),
+        ModelMethodNotImplementedException e => new(404, ClientErrorCode, e.Message, LogLevel.Information),
         ServerOverloadedException e => new(503, ModelErrorCode, e.Message, LogLevel.Warning),
         ClientDisconnectedException e => new(499, ModelErrorCode, e.Message, LogLevel.Information),
         ModelHttpException e => new(e.StatusCode, ModelErrorCode, e.Message, LogLevel.Warning),

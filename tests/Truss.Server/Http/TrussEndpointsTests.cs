@@ -265,14 +265,131 @@ public class TrussEndpointsTests
         }
     }
 
-    [Test]
-    public async Task OpenAiRoute_ModelWithoutIt_Is404ClientError()
+    [TestCase("/v1/chat/completions", "chat_completions")]
+    [TestCase("/v1/completions", "completions")]
+    [TestCase("/v1/embeddings", "embeddings")]
+    [TestCase("/v1/messages", "messages")]
+    [TestCase("/v1/responses", "responses")]
+    public async Task OpenAiRoute_ModelWithoutIt_Is404ClientError(string path, string method)
     {
-        await using var server = await TestTrussServer.StartAsync(new FakeModel());
+        var model = new FakeModel();
+        await using var server = await TestTrussServer.StartAsync(model);
         await server.WaitUntilReadyAsync();
+
+        await AssertErrorAsync(await server.Client.PostAsync(path, Json("""{"input": "a"}""")),
+            HttpStatusCode.NotFound, "700", $"`{method}` must only be called if model has it.");
+        Assert.That(model.MaxConcurrentPredictions, Is.Zero, "predict is never called in its place");
+    }
+
+    [Test]
+    public async Task OpenAiRoute_WhileLoading_Is503LikePredict()
+    {
+        var model = new FakeEmbeddingsModel();
+        model.Inner.LoadGate.Reset();
+        await using var server = await TestTrussServer.StartAsync(model);
+
+        foreach (var path in new[] { "/v1/embeddings", "/v1/chat/completions" })
+        {
+            await AssertErrorAsync(await server.Client.PostAsync(path, Json("{}")),
+                HttpStatusCode.ServiceUnavailable, "600", "Model with name model is not ready.");
+        }
+
+        model.Inner.LoadGate.Set();
+        await server.WaitUntilReadyAsync();
+        Assert.That((await server.Client.PostAsync("/v1/embeddings", Json("{}"))).StatusCode, Is.EqualTo(HttpStatusCode.OK));
+    }
+
+    [Test]
+    public async Task Embeddings_ModelWithIt_IsServedThroughThePredictPipeline()
+    {
+        var model = new FakeEmbeddingsModel();
+        await using var server = await TestTrussServer.StartAsync(model);
+        await server.WaitUntilReadyAsync();
+
+        var embeddings = await server.Client.PostAsync("/v1/embeddings", Json("""{"input": ["café"], "n": 1.5}"""));
+        var predict = await server.Client.PostAsync("/v1/models/model:predict", Json("""{"input": ["café"]}"""));
+
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(embeddings.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+            Assert.That(embeddings.Content.Headers.ContentType?.ToString(), Is.EqualTo("application/json"));
+            Assert.That(await embeddings.Content.ReadAsStringAsync(), Is.EqualTo("""{"embedded": {"input": ["caf\u00e9"], "n": 1.5}}"""),
+                "parsed as predict parses, written as Python writes JSON");
+            Assert.That(await predict.Content.ReadAsStringAsync(), Is.EqualTo("""{"input": ["caf\u00e9"]}"""), "predict still calls predict");
+            Assert.That(model.EmbeddingsCalls, Is.EqualTo(1));
+        }
 
         await AssertErrorAsync(await server.Client.PostAsync("/v1/chat/completions", Json("{}")),
             HttpStatusCode.NotFound, "700", "`chat_completions` must only be called if model has it.");
+        await AssertErrorAsync(await server.Client.PostAsync("/v1/embeddings", Json("")),
+            HttpStatusCode.BadRequest, "700", "Invalid JSON payload: Expecting value: line 1 column 1 (char 0)");
+    }
+
+    [Test]
+    public async Task Embeddings_MsgPackBody_AnswersMsgPack()
+    {
+        await using var server = await TestTrussServer.StartAsync(new FakeEmbeddingsModel((input, _) =>
+            Task.FromResult<object?>(new OrderedDictionary<string, object?> { ["size"] = ((byte[])((OrderedDictionary<string, object?>)input!)["input"]!).Length })));
+        await server.WaitUntilReadyAsync();
+        var content = new ByteArrayContent(MessagePackSerializer.Serialize(new Dictionary<string, object> { ["input"] = new byte[] { 1, 2, 3 } }));
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+
+        var response = await server.Client.PostAsync("/v1/embeddings", content);
+
+        Assert.That(response.Content.Headers.ContentType?.MediaType, Is.EqualTo("application/octet-stream"));
+        var decoded = (OrderedDictionary<string, object?>)MsgPackPayload.Read(await response.Content.ReadAsByteArrayAsync())!;
+        Assert.That(decoded["size"], Is.EqualTo(3L));
+    }
+
+    [Test]
+    public async Task Embeddings_ModelErrors_GoThroughTheErrorTable()
+    {
+        var fail = "input";
+        await using var server = await TestTrussServer.StartAsync(new FakeEmbeddingsModel((_, _) => fail switch
+        {
+            "input" => throw new ModelInputException("`input` is an empty string.", 422),
+            _ => throw new InvalidOperationException("tower exploded at /secret/path"),
+        }), "model_metadata:\n  server:\n    max_request_body_bytes: 1000\n");
+        await server.WaitUntilReadyAsync();
+
+        await AssertErrorAsync(await server.Client.PostAsync("/v1/embeddings", Json("""{"input": ""}""")),
+            HttpStatusCode.UnprocessableEntity, "700", "`input` is an empty string.");
+        await AssertErrorAsync(await server.Client.PostAsync("/v1/embeddings", Json("[" + new string(' ', 2000) + "]")),
+            HttpStatusCode.RequestEntityTooLarge, "700", "Request body is larger than the limit of 1000 bytes (model_metadata.server.max_request_body_bytes).");
+        fail = "bug";
+        var response = await server.Client.PostAsync("/v1/embeddings", Json("{}"));
+        await AssertErrorAsync(response, HttpStatusCode.InternalServerError, "600", "Internal Server Error (in model/chainlet).");
+        Assert.That(await response.Content.ReadAsStringAsync(), Does.Not.Contain("tower exploded"));
+        Assert.That(await server.Log.WaitForAsync(line => line.Contains("tower exploded"), TimeSpan.FromSeconds(5)), Is.True, "the detail is logged");
+    }
+
+    [Test]
+    public async Task Embeddings_SharesThePredictGate()
+    {
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var model = new FakeEmbeddingsModel(inner: new FakeModel(async (input, _) =>
+        {
+            await release.Task;
+            return input;
+        }));
+        await using var server = await TestTrussServer.StartAsync(model,
+            "runtime:\n  predict_concurrency: 1\nmodel_metadata:\n  server:\n    max_queued_predictions: 0\n");
+        await server.WaitUntilReadyAsync();
+        var running = server.Client.PostAsync("/v1/models/model:predict", Json("1"));
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (server.Server.Host.Gate.Running < 1 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(10);
+        }
+
+        var rejected = await server.Client.PostAsync("/v1/embeddings", Json("{}"));
+
+        Assert.That(rejected.StatusCode, Is.EqualTo(HttpStatusCode.ServiceUnavailable), "the only slot is predict's");
+        Assert.That(await rejected.Content.ReadAsStringAsync(), Does.Contain("max_queued_predictions"));
+        Assert.That(model.EmbeddingsCalls, Is.Zero);
+        release.SetResult();
+        Assert.That((await running).StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        Assert.That((await server.Client.PostAsync("/v1/embeddings", Json("{}"))).StatusCode, Is.EqualTo(HttpStatusCode.OK));
     }
 
     [Test]
