@@ -15,7 +15,9 @@ namespace Clip.Batching;
 /// when they start preparing its images and the announcement ends when it is queued. With nothing announced the
 /// batch runs at once, so a lone request (a sequential client, a quiet server) never pays MaxDelay; under load,
 /// requests pile up while the tower runs and the next batch takes them all without waiting
-/// (continuous batching, as text-generation servers do).
+/// (continuous batching, as text-generation servers do). When a request finds the tower idle, nothing queued and no
+/// one else announced, its batch would be itself alone: it then runs on the caller's thread, which saves the two
+/// thread hops through the reader (a visible share of a small model's cost at low concurrency).
 /// </remarks>
 /// <remarks>
 /// Requests cancelled while queued are skipped (their images never reach the tower). Each request gets its own
@@ -40,6 +42,10 @@ public sealed class ImageBatcher : IAsyncDisposable
     private long _batches;
     private long _images;
     private int _announced;
+    private int _runsInProgress;
+
+    // 1 while the reader holds a batch it is still filling (it may be waiting for announced requests).
+    private int _filling;
 
     public ImageBatcher(EncodeBatch encode, int tensorLength, int embeddingDim, BatchingOptions options)
     {
@@ -93,6 +99,11 @@ public sealed class ImageBatcher : IAsyncDisposable
             throw new ArgumentException($"Expected {count} × {_tensorLength} floats, got {pixels.Length}.", nameof(pixels));
         }
 
+        if (TryRunAlone(pixels, count, announcement, cancellationToken) is { } alone)
+        {
+            return alone;
+        }
+
         var pending = new Pending(pixels, count, new TaskCompletionSource<float[]>(TaskCreationOptions.RunContinuationsAsynchronously), cancellationToken);
         try
         {
@@ -110,6 +121,32 @@ public sealed class ImageBatcher : IAsyncDisposable
         }
     }
 
+    /// <summary>Runs the request on this thread when it would be a batch of one anyway; null when it must queue.</summary>
+    private float[]? TryRunAlone(float[] pixels, int count, Announcement? announcement, CancellationToken cancellationToken)
+    {
+        var othersAnnounced = Volatile.Read(ref _announced) - (announcement is { IsActive: true } ? 1 : 0);
+        if (othersAnnounced > 0 || _queue.Reader.Count > 0 || Volatile.Read(ref _filling) == 1 || count > _options.MaxBatchSize ||
+            Interlocked.CompareExchange(ref _runsInProgress, 1, 0) != 0)
+        {
+            return null;
+        }
+
+        try
+        {
+            announcement?.End(queued: false);
+            cancellationToken.ThrowIfCancellationRequested();
+            var rows = new float[count * _embeddingDim];
+            _encode(pixels.AsSpan(0, count * _tensorLength), count, rows);
+            Interlocked.Increment(ref _batches);
+            Interlocked.Add(ref _images, count);
+            return rows;
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _runsInProgress);
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         _queue.Writer.TryComplete();
@@ -124,6 +161,9 @@ public sealed class ImageBatcher : IAsyncDisposable
         {
             batch.Clear();
             var images = 0;
+
+            // A full fence: an announcement that ends after this sees it and wakes the reader (see End).
+            Interlocked.Exchange(ref _filling, 1);
             if (carried is { } first || _queue.Reader.TryRead(out first))
             {
                 carried = null;
@@ -166,6 +206,7 @@ public sealed class ImageBatcher : IAsyncDisposable
             }
 
             window?.Dispose();
+            Volatile.Write(ref _filling, 0);
             if (images > 0)
             {
                 Run(batch, images);
@@ -204,7 +245,16 @@ public sealed class ImageBatcher : IAsyncDisposable
                 offset += pending.Count * _tensorLength;
             }
 
-            _encode(pixels.AsSpan(0, images * _tensorLength), images, embeddings.AsSpan(0, images * _embeddingDim));
+            Interlocked.Increment(ref _runsInProgress);
+            try
+            {
+                _encode(pixels.AsSpan(0, images * _tensorLength), images, embeddings.AsSpan(0, images * _embeddingDim));
+            }
+            finally
+            {
+                Interlocked.Decrement(ref _runsInProgress);
+            }
+
             Interlocked.Increment(ref _batches);
             Interlocked.Add(ref _images, images);
             offset = 0;
@@ -237,16 +287,21 @@ public sealed class ImageBatcher : IAsyncDisposable
 
         internal Announcement(ImageBatcher batcher) => _batcher = batcher;
 
+        internal bool IsActive => Volatile.Read(ref _batcher) is not null;
+
         /// <summary>Ends the announcement if <see cref="EncodeAsync"/> has not: the request is no longer on its way.</summary>
         public void Dispose() => End(queued: false);
 
+        /// <param name="queued">The request's images went into the queue, which wakes the reader by itself.</param>
         internal void End(bool queued)
         {
+            // Decrement, then look at _filling: the reader sets _filling, then reads _announced (both fenced), so
+            // either it sees this request gone or this sees it filling and wakes it.
             if (Interlocked.Exchange(ref _batcher, null) is { } batcher &&
-                Interlocked.Decrement(ref batcher._announced) == 0 && !queued)
+                Interlocked.Decrement(ref batcher._announced) == 0 && !queued && Volatile.Read(ref batcher._filling) == 1)
             {
-                // The reader may be waiting for this request: wake it so it stops waiting (a full queue means it
-                // has work and will look again anyway).
+                // The reader may be waiting for this request, which is not coming (it gave up, or ran alone): wake
+                // it so it stops waiting. A full queue means it has work and will look again anyway.
                 batcher._queue.Writer.TryWrite(WakeUp);
             }
         }

@@ -54,15 +54,21 @@ public class ImageBatcherTests
     {
         var tower = new StubTower();
         await using var batcher = new ImageBatcher(tower.Encode, TensorLength, 2, new BatchingOptions { MaxBatchSize = 8, MaxDelay = TimeSpan.FromMilliseconds(20) });
-        using var start = new ManualResetEventSlim();
 
+        // The tower is busy (blocked) while 32 callers arrive, as under load: they queue instead of each finding it idle.
+        tower.Gate.Reset();
         var calls = Enumerable.Range(1, 32).Select(i => Task.Run(async () =>
         {
             using var announcement = batcher.Announce(); // as ZeroShotClassifier.ClassifyAsync does
-            start.Wait();
             return (i, await batcher.EncodeAsync(Pixels(1, i), 1, CancellationToken.None, announcement));
         })).ToArray();
-        start.Set();
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (batcher.QueuedRequests < 15 && waited.Elapsed < TimeSpan.FromSeconds(10))
+        {
+            await Task.Delay(5);
+        }
+
+        tower.Gate.Set();
         var results = await Task.WhenAll(calls);
 
         foreach (var (i, rows) in results)
@@ -85,6 +91,33 @@ public class ImageBatcherTests
         var rows = await batcher.EncodeAsync(Pixels(1, 1), 1, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(30));
 
         Assert.That(rows[0], Is.EqualTo(TensorLength));
+    }
+
+    [Test]
+    public async Task EncodeAsync_IdleTowerAndNothingElsePending_RunsOnTheCallersThread()
+    {
+        var tower = new StubTower();
+        var towerThread = 0;
+        await using var batcher = new ImageBatcher(
+            (pixels, batch, embeddings) =>
+            {
+                towerThread = Environment.CurrentManagedThreadId;
+                tower.Encode(pixels, batch, embeddings);
+            },
+            TensorLength, 2, new BatchingOptions { MaxBatchSize = 8, MaxDelay = TimeSpan.FromHours(1) });
+        var callerThread = Environment.CurrentManagedThreadId;
+        var announcement = batcher.Announce(); // its own announcement does not count as someone else's
+
+        var task = batcher.EncodeAsync(Pixels(1, 1), 1, CancellationToken.None, announcement);
+
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(task.IsCompletedSuccessfully, Is.True, "completed before EncodeAsync returned");
+            Assert.That(towerThread, Is.EqualTo(callerThread));
+            Assert.That((await task)[0], Is.EqualTo(TensorLength));
+            Assert.That(batcher.Announced, Is.Zero);
+            Assert.That(batcher.Images, Is.EqualTo(1));
+        }
     }
 
     [Test]
@@ -153,8 +186,8 @@ public class ImageBatcherTests
         var tower = new StubTower();
         await using var batcher = new ImageBatcher(tower.Encode, TensorLength, 2, new BatchingOptions { MaxBatchSize = 1, MaxDelay = TimeSpan.Zero });
         tower.Gate.Reset();
-        var first = batcher.EncodeAsync(Pixels(1, 1), 1, CancellationToken.None);
-        await Task.Delay(50); // the reader now holds the first request inside the blocked tower
+        var first = Task.Run(() => batcher.EncodeAsync(Pixels(1, 1), 1, CancellationToken.None));
+        await Task.Delay(50); // the first request is now inside the blocked tower (run alone, on its own thread)
         using var cancel = new CancellationTokenSource();
         var abandoned = batcher.EncodeAsync(Pixels(1, 2), 1, cancel.Token);
 
