@@ -1,8 +1,5 @@
 using System.Diagnostics;
 using System.Text.Json;
-using Clip;
-using Clip.Inference;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Truss.Clip.Benchmarks;
 
@@ -11,7 +8,7 @@ namespace Truss.Clip.Benchmarks;
 /// tools/python_baseline.py, so each stage can be set against its Python counterpart: decode + preprocess, the 5
 /// labels through tokenizer + text tower (no cache), the image tower, and the whole Classify; for the "ctx77" variant
 /// (77-token text graph, openai/CLIP's work) and the default export (dynamic sequence: real tokens only).
-/// Output: one JSON line per stage.
+/// The towers run where <see cref="BenchDevice"/> says. Output: one JSON line per stage.
 /// </summary>
 public static class EndToEndBreakdown
 {
@@ -20,13 +17,7 @@ public static class EndToEndBreakdown
         var jpeg = TestImages.Read("jpeg_1920x1080");
         foreach (var variant in new[] { "ctx77", null })
         {
-            using var classifier = ZeroShotClassifier.Load(
-                new ClipEngineOptions
-                {
-                    Model = new ClipModelOptions { ModelDirectory = BenchPaths.VitB32Dir, ModelFileVariant = variant },
-                    LabelCacheCapacity = 0,
-                },
-                NullLoggerFactory.Instance);
+            using var classifier = BenchDevice.LoadClassifier(BenchPaths.VitB32Dir, BenchDevice.Variant(variant), 0);
             var name = variant ?? "dynamic";
             using var image = classifier.Decoder.Decode(jpeg);
             var embeddings = new float[classifier.EmbeddingDim];

@@ -1,15 +1,16 @@
 using BenchmarkDotNet.Attributes;
 using Clip.Inference;
 using Clip.Tokenization;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Truss.Clip.Benchmarks;
 
 /// <summary>
-/// The two ONNX towers through the engine's encoders (pooled inputs, ORT default threads), at batch 1 and 8, for the
-/// embedded model and the ViT-B/32-shaped random-weight export. Text runs twice: rows of the full 77-token context
+/// The two ONNX towers through the engine's encoders (pooled inputs, ORT default threads), at batch 1 and 8 by
+/// default, for the embedded model and the ViT-B/32-shaped random-weight export. Text runs twice: rows of the full 77-token context
 /// (what openai/CLIP always computes, so comparable with the PyTorch baseline) and the real prompt length ("a photo of
-/// a cat": 7 ids), which the engine runs when the graph's sequence axis is dynamic.
+/// a cat": 7 ids), which the engine runs when the graph's sequence axis is dynamic. Device, I/O binding, batch sizes,
+/// models and the ViT file variant come from <see cref="BenchDevice"/> (bench/gpu/run.sh sets them; the defaults are
+/// the CPU suite's).
 /// </summary>
 [MemoryDiagnoser]
 public class TowerBenchmarks
@@ -21,19 +22,24 @@ public class TowerBenchmarks
     private int[][] _fullContextRows = null!;
     private int[][] _promptRows = null!;
 
+    // Declared before Model so that BenchmarkDotNet names cases "Batch=1&Model=..." as it did when Batch was a
+    // [Params] (bench/summarize.py looks them up by that string).
+    [ParamsSource(nameof(Batches))]
+    public int Batch { get; set; }
+
     [ParamsSource(nameof(Models))]
     public string Model { get; set; } = "";
 
-    [Params(1, 8)]
-    public int Batch { get; set; }
+    public static IEnumerable<string> Models =>
+        (BenchPaths.HasVitB32 ? new[] { "tiny-clip", "vit-b-32-random" } : ["tiny-clip"]).Where(m => BenchDevice.Models is null || BenchDevice.Models.Contains(m));
 
-    public static IEnumerable<string> Models => BenchPaths.HasVitB32 ? ["tiny-clip", "vit-b-32-random"] : ["tiny-clip"];
+    public static IEnumerable<int> Batches => BenchDevice.Batches;
 
     [GlobalSetup]
     public void Setup()
     {
         var dir = Model == "tiny-clip" ? BenchPaths.TinyClipDir : BenchPaths.VitB32Dir;
-        _model = ClipModel.Load(new ClipModelOptions { ModelDirectory = dir }, NullLogger.Instance);
+        _model = BenchDevice.LoadModel(dir, Model == "tiny-clip" ? null : BenchDevice.Variant(null));
         var tokenizer = ClipTokenizer.FromDirectory(dir);
         var d = _model.Descriptor;
         _pixels = Workload.Pixels(Batch, d.ImageSize);

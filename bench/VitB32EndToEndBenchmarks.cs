@@ -1,7 +1,5 @@
 using BenchmarkDotNet.Attributes;
 using Clip;
-using Clip.Inference;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Truss.Clip.Benchmarks;
 
@@ -14,6 +12,7 @@ namespace Truss.Clip.Benchmarks;
 /// <item><c>NoCache</c>: dynamic sequence axis, so the text tower runs only the real tokens; still no cache.</item>
 /// <item><c>RepeatedLabels</c>: the server's default, label cache on and warm; the text tower does not run.</item>
 /// </list>
+/// The towers run where <see cref="BenchDevice"/> says (decode and preprocessing always on the CPU).
 /// </summary>
 [MemoryDiagnoser]
 public class VitB32EndToEndBenchmarks
@@ -51,13 +50,7 @@ public class VitB32EndToEndBenchmarks
     private void Setup(string? variant, int cacheCapacity)
     {
         _jpeg = TestImages.Read("jpeg_1920x1080");
-        _classifier = ZeroShotClassifier.Load(
-            new ClipEngineOptions
-            {
-                Model = new ClipModelOptions { ModelDirectory = BenchPaths.VitB32Dir, ModelFileVariant = variant },
-                LabelCacheCapacity = cacheCapacity,
-            },
-            NullLoggerFactory.Instance);
+        _classifier = BenchDevice.LoadClassifier(BenchPaths.VitB32Dir, BenchDevice.Variant(variant), cacheCapacity);
         Classify();
     }
 }

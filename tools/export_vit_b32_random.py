@@ -19,8 +19,21 @@ tokens. The PyTorch baseline (tools/python_baseline.py) does not load the ONNX f
 from the same seed with `build_model()` (construction on CPU is deterministic) and checks the fingerprint, which
 saves writing 600 MB of state dict.
 
-Usage: /usr/bin/python3 tools/export_vit_b32_random.py [OUT]      (default /tmp/vit-b-32-random; never commit it)
+`--size tiny` builds the same architecture with every width and depth shrunk (3.5 M parameters, 224 px, patch 32,
+vocabulary and context unchanged): a model that runs every step of bench/gpu/run.sh's plumbing in seconds on a CPU.
+Its timings mean nothing about ViT-B/32. torch_reference.json records the size, and the baseline rebuilds that size.
+
+`--fp16` (needs CUDA) also writes an fp16 variant, converted as openai/CLIP's `convert_weights` does (Conv/Linear/
+attention weights and the projections in fp16, LayerNorm in fp32) and exported on the GPU: onnx/vision_model_fp16.onnx,
+onnx/text_model_fp16.onnx, onnx/text_model_ctx77_fp16.onnx (+ vision_model_ctx77_fp16.onnx, a symlink). Inputs and
+outputs stay float32 (cast inside the graph), so the engine feeds them like the fp32 files. `--fp16-only` adds the
+variant to an existing export after checking it holds the same weights.
+
+Usage: /usr/bin/python3 tools/export_vit_b32_random.py [OUT] [--size b32|tiny] [--fp16 | --fp16-only]
+       (default OUT /tmp/vit-b-32-random; never commit it). TRUSS_CLIP_MERGES overrides where OpenAI's merges are read.
 """
+import argparse
+import inspect
 import json
 import os
 import shutil
@@ -42,7 +55,24 @@ STD = (0.26862954, 0.26130258, 0.27577711)
 SOT, EOT = 49406, 49407
 DEFAULT_OUT = "/tmp/vit-b-32-random"
 HERE = os.path.dirname(os.path.abspath(__file__))
-MERGES = os.path.normpath(os.path.join(HERE, "..", "..", "shared", "clip-vocab", "bpe_simple_vocab_16e6.txt.gz"))
+MERGES = os.environ.get("TRUSS_CLIP_MERGES") or os.path.normpath(
+    os.path.join(HERE, "..", "..", "shared", "clip-vocab", "bpe_simple_vocab_16e6.txt.gz"))
+SIZE = "b32"
+SIZES = {
+    "b32": dict(VISION_WIDTH=768, VISION_LAYERS=12, VISION_HEADS=12, TEXT_WIDTH=512, TEXT_LAYERS=12, TEXT_HEADS=8, EMBED=512),
+    "tiny": dict(VISION_WIDTH=64, VISION_LAYERS=2, VISION_HEADS=2, TEXT_WIDTH=64, TEXT_LAYERS=2, TEXT_HEADS=2, EMBED=64),
+}
+
+
+def configure(size):
+    """Selects the widths and depths build_model() uses ("b32", the default, or "tiny")."""
+    global SIZE, VISION_WIDTH, VISION_LAYERS, VISION_HEADS, TEXT_WIDTH, TEXT_LAYERS, TEXT_HEADS, EMBED
+    if size not in SIZES:
+        raise ValueError(f"unknown size {size!r}; expected one of {sorted(SIZES)}")
+    SIZE = size
+    d = SIZES[size]
+    VISION_WIDTH, VISION_LAYERS, VISION_HEADS = d["VISION_WIDTH"], d["VISION_LAYERS"], d["VISION_HEADS"]
+    TEXT_WIDTH, TEXT_LAYERS, TEXT_HEADS, EMBED = d["TEXT_WIDTH"], d["TEXT_LAYERS"], d["TEXT_HEADS"], d["EMBED"]
 
 
 # ---- openai/CLIP clip/model.py (ViT branch), unchanged in structure -------------------------------------------
@@ -107,7 +137,7 @@ class VisionTransformer(nn.Module):
     def forward(self, x):
         x = self.conv1(x)
         x = x.reshape(x.shape[0], x.shape[1], -1).permute(0, 2, 1)
-        cls = self.class_embedding.to(x.dtype) + torch.zeros(x.shape[0], 1, x.shape[-1], dtype=x.dtype)
+        cls = self.class_embedding.to(x.dtype) + torch.zeros(x.shape[0], 1, x.shape[-1], dtype=x.dtype, device=x.device)
         x = torch.cat([cls, x], dim=1)
         x = x + self.positional_embedding.to(x.dtype)
         x = self.ln_pre(x)
@@ -149,7 +179,15 @@ class CLIP(nn.Module):
                 nn.init.normal_(blk.mlp.c_proj.weight, std=proj_std)
         nn.init.normal_(self.text_projection, std=TEXT_WIDTH ** -0.5)
 
+    @property
+    def dtype(self):
+        """fp32, or fp16 after convert_weights_to_fp16 (as openai/CLIP's CLIP.dtype)."""
+        return self.visual.conv1.weight.dtype
+
     def encode_image(self, image):
+        # The casts below happen only for an fp16 model; an fp32 model traces exactly as before (no Cast nodes).
+        if image.dtype != self.dtype:
+            image = image.type(self.dtype)
         return self.visual(image)
 
     def encode_text(self, text):
@@ -157,9 +195,13 @@ class CLIP(nn.Module):
         # accept shorter, unpadded rows: attention is causal and pooling reads the EOT position.
         n = text.shape[1]
         x = self.token_embedding(text)
-        x = x + self.positional_embedding[:n]
+        if x.dtype != self.dtype:
+            x = x.type(self.dtype)
+        pos = self.positional_embedding[:n]
+        x = x + (pos if pos.dtype == x.dtype else pos.type(x.dtype))
         x = x.permute(1, 0, 2)
-        x = self.transformer(x, self.attn_mask[:n, :n])
+        mask = self.attn_mask[:n, :n]
+        x = self.transformer(x, mask if mask.dtype == x.dtype else mask.type(x.dtype))
         x = x.permute(1, 0, 2)
         x = self.ln_final(x)
         # EOT has the highest id; argmax on int32 exports as a universally supported ArgMax.
@@ -183,6 +225,46 @@ class TextExport(nn.Module):
 
     def forward(self, input_ids):
         return self.m.encode_text(input_ids)
+
+
+class Float32Output(nn.Module):
+    """An fp16 tower with a float32 output (the input is cast inside encode_image/encode_text)."""
+
+    def __init__(self, tower):
+        super().__init__()
+        self.tower = tower
+
+    def forward(self, x):
+        return self.tower(x).float()
+
+
+def convert_weights_to_fp16(model):
+    """openai/CLIP's convert_weights: Conv/Linear and attention weights plus the two projections in fp16;
+    LayerNorm, embeddings and the logit scale stay fp32 (LayerNorm computes in fp32 anyway)."""
+    def convert(layer):
+        if isinstance(layer, (nn.Conv1d, nn.Conv2d, nn.Linear)):
+            layer.weight.data = layer.weight.data.half()
+            if layer.bias is not None:
+                layer.bias.data = layer.bias.data.half()
+        if isinstance(layer, nn.MultiheadAttention):
+            for name in ["in_proj_weight", "q_proj_weight", "k_proj_weight", "v_proj_weight", "in_proj_bias", "bias_k", "bias_v"]:
+                tensor = getattr(layer, name, None)
+                if tensor is not None:
+                    tensor.data = tensor.data.half()
+        for name in ["text_projection", "proj"]:
+            tensor = getattr(layer, name, None)
+            if isinstance(tensor, torch.Tensor):
+                tensor.data = tensor.data.half()
+    model.apply(convert)
+    return model
+
+
+def onnx_export(module, args, path, **kwargs):
+    """torch.onnx.export with the TorchScript exporter: torch >= 2.9 defaults to the dynamo exporter, whose handling of
+    dynamic_axes differs; passing dynamo=False keeps every torch version on the path these files were made with."""
+    if "dynamo" in inspect.signature(torch.onnx.export).parameters:
+        kwargs["dynamo"] = False
+    torch.onnx.export(module, args, path, opset_version=17, do_constant_folding=True, **kwargs)
 
 
 # ---- deterministic construction and fingerprint -----------------------------------------------------------------
@@ -234,6 +316,56 @@ def write_json(path, obj):
         f.write("\n")
 
 
+def export_towers(vision, text, out, suffix, pixels, ids):
+    """The three graphs (dynamic text, text fixed at 77, vision) plus the ctx77 vision symlink, for one precision."""
+    vpath = os.path.join(out, "onnx", f"vision_model{suffix}.onnx")
+    tpath = os.path.join(out, "onnx", f"text_model{suffix}.onnx")
+    t77path = os.path.join(out, "onnx", f"text_model_ctx77{suffix}.onnx")
+    v77path = os.path.join(out, "onnx", f"vision_model_ctx77{suffix}.onnx")
+    with torch.no_grad():
+        onnx_export(vision, (pixels,), vpath, input_names=["pixel_values"], output_names=["image_embeds"],
+                    dynamic_axes={"pixel_values": {0: "batch"}, "image_embeds": {0: "batch"}})
+        onnx_export(text, (ids,), tpath, input_names=["input_ids"], output_names=["text_embeds"],
+                    dynamic_axes={"input_ids": {0: "batch", 1: "sequence"}, "text_embeds": {0: "batch"}})
+        # Variant "ctx77": the text graph fixed at [batch, 77], so the engine pads every prompt to 77 tokens and
+        # computes exactly what openai/CLIP computes (the like-for-like end-to-end comparison). The image tower
+        # is the same file (a symlink: variants name both towers).
+        onnx_export(text, (ids,), t77path, input_names=["input_ids"], output_names=["text_embeds"],
+                    dynamic_axes={"input_ids": {0: "batch"}, "text_embeds": {0: "batch"}})
+    if os.path.lexists(v77path):
+        os.remove(v77path)
+    os.symlink(os.path.basename(vpath), v77path)
+    import onnx
+    for p in (vpath, tpath, t77path):
+        # A path check (not the in-memory one) handles files of any size; these are 350 and 250 MB.
+        onnx.checker.check_model(p)
+        print(f"  {os.path.relpath(p, out)}: {os.path.getsize(p) / 1e6:.1f} MB", flush=True)
+
+
+def export_fp16(out, model=None):
+    """The fp16 variant, exported on the GPU (CPU fp16 kernels are incomplete in torch, so tracing needs CUDA)."""
+    if not torch.cuda.is_available():
+        sys.exit("--fp16 needs CUDA: torch's CPU kernels cannot run this model in fp16, and export traces it")
+    t0 = time.time()
+    if model is None:
+        ref_path = os.path.join(out, "torch_reference.json")
+        if not os.path.exists(ref_path):
+            sys.exit(f"{ref_path} not found: export the fp32 model first")
+        ref = json.load(open(ref_path))
+        configure(ref.get("size", "b32"))
+        model = build_model()
+        fp = fingerprint(model)
+        if ref["seed"] != SEED or ref["fingerprint"]["parameters"] != fp["parameters"] or \
+                abs(ref["fingerprint"]["abs_sum"] - fp["abs_sum"]) > 1e-6 * fp["abs_sum"]:
+            sys.exit(f"{ref_path} does not describe the model this script builds: re-export the fp32 model")
+    model = convert_weights_to_fp16(model).cuda().eval()
+    ids = torch.zeros(2, CONTEXT, dtype=torch.long)
+    ids[:, 0], ids[:, 5] = SOT, EOT
+    export_towers(Float32Output(VisionExport(model)), Float32Output(TextExport(model)), out, "_fp16",
+                  reference_pixels(2).cuda(), ids.cuda())
+    print(f"exported the fp16 variant to {out} in {time.time() - t0:.1f} s", flush=True)
+
+
 def export(out):
     t0 = time.time()
     model = build_model()
@@ -241,34 +373,9 @@ def export(out):
     print(f"built ViT-B/32-shaped CLIP from seed {SEED}: {fp['parameters']:,} parameters "
           f"({fp['visual_parameters']:,} visual) in {time.time() - t0:.1f} s", flush=True)
     os.makedirs(os.path.join(out, "onnx"), exist_ok=True)
-    vpath = os.path.join(out, "onnx", "vision_model.onnx")
-    tpath = os.path.join(out, "onnx", "text_model.onnx")
-    t77path = os.path.join(out, "onnx", "text_model_ctx77.onnx")
-    v77path = os.path.join(out, "onnx", "vision_model_ctx77.onnx")
     ids = torch.zeros(2, CONTEXT, dtype=torch.long)
     ids[:, 0], ids[:, 5] = SOT, EOT
-    with torch.no_grad():
-        torch.onnx.export(VisionExport(model), (reference_pixels(2),), vpath, input_names=["pixel_values"],
-                          output_names=["image_embeds"],
-                          dynamic_axes={"pixel_values": {0: "batch"}, "image_embeds": {0: "batch"}},
-                          opset_version=17, do_constant_folding=True)
-        torch.onnx.export(TextExport(model), (ids,), tpath, input_names=["input_ids"], output_names=["text_embeds"],
-                          dynamic_axes={"input_ids": {0: "batch", 1: "sequence"}, "text_embeds": {0: "batch"}},
-                          opset_version=17, do_constant_folding=True)
-        # Variant "ctx77": the text graph fixed at [batch, 77], so the engine pads every prompt to 77 tokens and
-        # computes exactly what openai/CLIP computes (the like-for-like end-to-end comparison). The image tower
-        # is the same file (a symlink: variants name both towers).
-        torch.onnx.export(TextExport(model), (ids,), t77path, input_names=["input_ids"], output_names=["text_embeds"],
-                          dynamic_axes={"input_ids": {0: "batch"}, "text_embeds": {0: "batch"}},
-                          opset_version=17, do_constant_folding=True)
-    if os.path.lexists(v77path):
-        os.remove(v77path)
-    os.symlink("vision_model.onnx", v77path)
-    import onnx
-    for p in (vpath, tpath, t77path):
-        # A path check (not the in-memory one) handles files of any size; these are 350 and 250 MB.
-        onnx.checker.check_model(p)
-        print(f"  {os.path.relpath(p, out)}: {os.path.getsize(p) / 1e6:.1f} MB", flush=True)
+    export_towers(VisionExport(model), TextExport(model), out, "", reference_pixels(2), ids)
 
     write_json(os.path.join(out, "config.json"), {
         "architectures": ["CLIPModel"],
@@ -293,10 +400,29 @@ def export(out):
         "resample": 3, "rescale_factor": 1 / 255, "size": {"shortest_edge": IMAGE_SIZE},
     })
     shutil.copyfile(MERGES, os.path.join(out, "bpe_simple_vocab_16e6.txt.gz"))
-    write_json(os.path.join(out, "torch_reference.json"), {"seed": SEED, "torch": torch.__version__,
+    write_json(os.path.join(out, "torch_reference.json"), {"seed": SEED, "size": SIZE, "shapes": SIZES[SIZE],
+                                                            "torch": torch.__version__,
                                                             "fingerprint": fp, **reference_outputs(model)})
     print(f"exported to {out} in {time.time() - t0:.1f} s", flush=True)
+    return model
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("out", nargs="?", default=DEFAULT_OUT)
+    ap.add_argument("--size", choices=sorted(SIZES), default="b32")
+    group = ap.add_mutually_exclusive_group()
+    group.add_argument("--fp16", action="store_true", help="also export the fp16 variant (needs CUDA)")
+    group.add_argument("--fp16-only", action="store_true", help="add the fp16 variant to an existing export")
+    args = ap.parse_args()
+    if args.fp16_only:
+        export_fp16(args.out)
+        return
+    configure(args.size)
+    model = export(args.out)
+    if args.fp16:
+        export_fp16(args.out, model)
 
 
 if __name__ == "__main__":
-    export(sys.argv[1] if len(sys.argv) > 1 else DEFAULT_OUT)
+    main()

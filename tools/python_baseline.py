@@ -13,9 +13,18 @@ Timed per core: preprocessing and tokenization run with torch.set_num_threads(1)
 forward passes and the end-to-end classify with torch.set_num_threads(2), the machine's core count.
 
 Usage: /usr/bin/python3 tools/python_baseline.py --images DIR [--model DIR] [--quick]
+         [--device cpu|cuda] [--vision-batches 1,8] [--tf32 default|off|on] [--tf32-compare] [--fp16]
   DIR holds scene_1920x1080.jpg, scene_640x480.png and scene_224x224.jpg (bench/run-all.sh prepares them).
+
+--device cuda (bench/gpu/run.sh) runs the model on the GPU: the towers' timings include copying the input to the GPU
+and the output back (as ONNX Runtime's do), every timed call ends with torch.cuda.synchronize(), and decoding,
+preprocessing and tokenization stay on the CPU as in the replaced server. --tf32 sets torch.backends' TF32 switches
+for matmul and cuDNN (default: leave torch's defaults). --tf32-compare also times the towers with TF32 allowed
+(stages suffixed _tf32), --fp16 under torch.autocast(float16) (stages suffixed _fp16autocast). The model's size
+(ViT-B/32, or the tiny plumbing model) is read from the export's torch_reference.json.
 """
 import argparse
+import contextlib
 import gzip
 import html
 import io
@@ -182,7 +191,16 @@ def make_transform(n_px=224):
 
 # ---- timing -----------------------------------------------------------------------------------------------------
 
-def timed(fn, n, warmup=1):
+def timed(fn, n, warmup=1, sync=None):
+    """Median of n calls of fn after warmup calls; sync (torch.cuda.synchronize on a GPU) ends every call, so a
+    sample covers the GPU's work and not only its launch."""
+    if sync is not None:
+        inner = fn
+
+        def fn():
+            result = inner()
+            sync()
+            return result
     for _ in range(warmup):
         fn()
     samples = []
@@ -205,13 +223,35 @@ def main():
     ap.add_argument("--images", required=True)
     ap.add_argument("--model", default=vit.DEFAULT_OUT, help="the export folder, for its torch_reference.json")
     ap.add_argument("--quick", action="store_true", help="fewer repetitions (smoke test)")
+    ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="where the model runs")
+    ap.add_argument("--vision-batches", default="1,8", help="image tower batch sizes, e.g. 1,8,32")
+    ap.add_argument("--tf32", choices=["default", "off", "on"], default="default",
+                    help="torch.backends.cuda.matmul.allow_tf32 and torch.backends.cudnn.allow_tf32")
+    ap.add_argument("--tf32-compare", action="store_true", help="also time the towers with TF32 on (CUDA)")
+    ap.add_argument("--fp16", action="store_true", help="also time the towers and classify under fp16 autocast (CUDA)")
     args = ap.parse_args()
     q = 4 if args.quick else 1
+    dev = torch.device(args.device)
+    cuda = dev.type == "cuda"
+    if cuda and not torch.cuda.is_available():
+        sys.exit("--device cuda: torch.cuda.is_available() is False (CPU-only torch build, or no usable GPU)")
+    if (args.fp16 or args.tf32_compare) and not cuda:
+        sys.exit("--fp16 and --tf32-compare need --device cuda")
+    if args.tf32 != "default":
+        torch.backends.cuda.matmul.allow_tf32 = args.tf32 == "on"
+        torch.backends.cudnn.allow_tf32 = args.tf32 == "on"
+    sync = torch.cuda.synchronize if cuda else None
+    vision_batches = [int(b) for b in args.vision_batches.split(",")]
 
     transform_kind, transform = make_transform()
+    gpu = {}
+    if cuda:
+        gpu = dict(gpu=torch.cuda.get_device_name(dev), torch_cuda=torch.version.cuda,
+                   cudnn=torch.backends.cudnn.version(), matmul_tf32=torch.backends.cuda.matmul.allow_tf32,
+                   cudnn_tf32=torch.backends.cudnn.allow_tf32)
     emit("environment", {}, python=platform.python_version(), torch=torch.__version__, pillow=PIL.__version__,
          numpy=np.__version__, transform=transform_kind,
-         libjpeg_turbo=bool(PIL.features.check_feature("libjpeg_turbo")))
+         libjpeg_turbo=bool(PIL.features.check_feature("libjpeg_turbo")), device=args.device, **gpu)
 
     # Preprocessing per core: decode from bytes in memory (as the server decodes a request body) + _transform.
     torch.set_num_threads(1)
@@ -240,13 +280,14 @@ def main():
 
     # The model: rebuilt from the export's seed; the fingerprint proves these are the weights in the ONNX files.
     torch.set_num_threads(2)
+    ref_path = os.path.join(args.model, "torch_reference.json")
+    ref = json.load(open(ref_path)) if os.path.exists(ref_path) else None
+    vit.configure(ref.get("size", "b32") if ref else "b32")
     t = time.perf_counter()
     model = vit.build_model()
     fp = vit.fingerprint(model)
-    ref_path = os.path.join(args.model, "torch_reference.json")
     same = None
-    if os.path.exists(ref_path):
-        ref = json.load(open(ref_path))
+    if ref is not None:
         with torch.inference_mode():
             image = model.encode_image(vit.reference_pixels())[0]
         same = (ref["seed"] == vit.SEED and ref["fingerprint"]["parameters"] == fp["parameters"]
@@ -254,36 +295,68 @@ def main():
                 and float((image - torch.tensor(ref["image_embeds"])).abs().max()) < 1e-4)
         if not same:
             sys.exit(f"the rebuilt model does not match {ref_path}: rerun tools/export_vit_b32_random.py")
-    emit("model_build", {"median_ms": (time.perf_counter() - t) * 1000, "n": 1}, parameters=fp["parameters"],
-         abs_sum=fp["abs_sum"], matches_export=same)
+    build_ms = (time.perf_counter() - t) * 1000
+    on_device = {}
+    if cuda:
+        model = model.to(dev)
+        if ref is not None:
+            with torch.inference_mode():
+                image = model.encode_image(vit.reference_pixels().to(dev))[0].cpu()
+            on_device["device_image_max_abs_diff"] = float((image - torch.tensor(ref["image_embeds"])).abs().max())
+    emit("model_build", {"median_ms": build_ms, "n": 1}, parameters=fp["parameters"],
+         abs_sum=fp["abs_sum"], matches_export=same, size=vit.SIZE, **on_device)
 
-    pixels1, pixels8 = vit.reference_pixels(1), vit.reference_pixels(8)
-    text1 = clip_tokenize(tok, LABELS[:1])
-    text5 = clip_tokenize(tok, LABELS)
-    text8 = clip_tokenize(tok, (LABELS * 2)[:8])
+    # Inputs start in host memory and outputs end there, on both sides (ONNX Runtime's towers copy them too).
+    pixels = {b: vit.reference_pixels(b) for b in vision_batches}
+    texts = {1: clip_tokenize(tok, LABELS[:1]), 8: clip_tokenize(tok, (LABELS * 2)[:8]), 5: clip_tokenize(tok, LABELS)}
+
+    def reps(cpu_n, cuda_n, floor):
+        """The CPU suite's repetitions unchanged; more on a GPU, where a call takes milliseconds."""
+        return max(floor, (cuda_n if cuda else cpu_n) // q)
+
+    warm = 10 if cuda else None
+    vision_reps = {1: (12, 100, 3), 8: (5, 50, 2)}
+
+    def towers(suffix, batches, text_batches):
+        for b in batches:
+            cpu_n, cuda_n, floor = vision_reps.get(b, (3, 30, 2))
+            emit(f"vision_forward_b{b}{suffix}",
+                 timed(lambda b=b: model.encode_image(pixels[b].to(dev)).cpu(), reps(cpu_n, cuda_n, floor),
+                       warmup=warm or (2 if b == 1 else 1), sync=sync))
+        for b in text_batches:
+            emit(f"text_forward_b{b}_ctx77{suffix}",
+                 timed(lambda b=b: model.encode_text(texts[b].to(dev)).cpu(), reps(*((12, 100, 3) if b == 1 else (5, 50, 2))),
+                       warmup=warm or (2 if b == 1 else 1), sync=sync))
+
+    # End to end, as the replaced truss does per request: decode + preprocess one photo, tokenize and encode the
+    # 5 labels (no label cache), encode the image, softmax(100 * cosine).
+    data = open(os.path.join(args.images, files["jpeg_1920x1080"]), "rb").read()
+    logit_scale = model.logit_scale.exp().clamp(max=100)   # 100 for this init, as for OpenAI checkpoints
+
+    def classify():
+        image = transform(Image.open(io.BytesIO(data))).unsqueeze(0).to(dev)
+        text = clip_tokenize(tok, LABELS).to(dev)
+        image_features = model.encode_image(image)
+        text_features = model.encode_text(text)
+        image_features = image_features / image_features.norm(dim=-1, keepdim=True)
+        text_features = text_features / text_features.norm(dim=-1, keepdim=True)
+        return (logit_scale * image_features @ text_features.t()).softmax(dim=-1).cpu()
+
+    precisions = [("", contextlib.nullcontext)]
+    if args.fp16:
+        precisions.append(("_fp16autocast", lambda: torch.autocast(device_type="cuda", dtype=torch.float16)))
     with torch.inference_mode():
-        emit("vision_forward_b1", timed(lambda: model.encode_image(pixels1), max(3, 12 // q), warmup=2))
-        emit("vision_forward_b8", timed(lambda: model.encode_image(pixels8), max(2, 5 // q), warmup=1))
-        emit("text_forward_b1_ctx77", timed(lambda: model.encode_text(text1), max(3, 12 // q), warmup=2))
-        emit("text_forward_b8_ctx77", timed(lambda: model.encode_text(text8), max(2, 5 // q), warmup=1))
-        emit("text_forward_b5_ctx77", timed(lambda: model.encode_text(text5), max(2, 5 // q), warmup=1))
-
-        # End to end, as the replaced truss does per request: decode + preprocess one photo, tokenize and encode the
-        # 5 labels (no label cache), encode the image, softmax(100 * cosine).
-        data = open(os.path.join(args.images, files["jpeg_1920x1080"]), "rb").read()
-        logit_scale = model.logit_scale.exp().clamp(max=100)   # 100 for this init, as for OpenAI checkpoints
-
-        def classify():
-            image = transform(Image.open(io.BytesIO(data))).unsqueeze(0)
-            text = clip_tokenize(tok, LABELS)
-            image_features = model.encode_image(image)
-            text_features = model.encode_text(text)
-            image_features = image_features / image_features.norm(dim=-1, keepdim=True)
-            text_features = text_features / text_features.norm(dim=-1, keepdim=True)
-            return (logit_scale * image_features @ text_features.t()).softmax(dim=-1)
-        probs = classify()
-        assert abs(float(probs.sum()) - 1) < 1e-4
-        emit("classify_1080p_5_labels", timed(classify, max(3, 10 // q), warmup=1))
+        for suffix, context in precisions:
+            with context():
+                towers(suffix, vision_batches, (1, 8, 5))
+                probs = classify()
+                assert abs(float(probs.float().sum()) - 1) < (1e-2 if suffix else 1e-4)
+                emit(f"classify_1080p_5_labels{suffix}", timed(classify, reps(10, 50, 3), warmup=warm or 1, sync=sync))
+        if args.tf32_compare:
+            saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+            torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+            towers("_tf32", vision_batches, (1, 8))
+            torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
 
 
 if __name__ == "__main__":
