@@ -117,6 +117,8 @@ public class ClipSettingsTests
                     arena_extend_strategy: kSameAsRequested
                     cudnn_conv_algo_search: heuristic
                     gpu_mem_limit_bytes: 4294967296
+                    use_tf32: false
+                  io_binding: false
             """);
 
         var model = settings.Engine.Model;
@@ -127,6 +129,8 @@ public class ClipSettingsTests
             Assert.That(model.CudaProviderOptions["arena_extend_strategy"], Is.EqualTo("kSameAsRequested"));
             Assert.That(model.CudaProviderOptions["cudnn_conv_algo_search"], Is.EqualTo("HEURISTIC"));
             Assert.That(model.CudaProviderOptions["gpu_mem_limit"], Is.EqualTo("4294967296"));
+            Assert.That(model.CudaProviderOptions["use_tf32"], Is.EqualTo("0"));
+            Assert.That(model.UseIoBinding, Is.False);
         }
     }
 
