@@ -9,10 +9,10 @@ namespace Truss.Clip.Benchmarks;
 /// <summary>
 /// Where and how the benchmarks and harness modes run the towers, read from the environment so that bench/gpu/run.sh
 /// points the same classes at CUDA instead of forking them. Unset, everything is as bench/run-all.sh has always run it
-/// (CPU, I/O binding on, batches 1 and 8, both models).
+/// (CPU, I/O binding as the engine decides, batches 1 and 8, both models).
 /// <list type="bullet">
 /// <item><c>TRUSS_CLIP_BENCH_DEVICE</c>: <c>cpu</c> (default) or <c>cuda</c>.</item>
-/// <item><c>TRUSS_CLIP_BENCH_IO_BINDING</c>: <c>on</c> (default, the engine's default) or <c>off</c>.</item>
+/// <item><c>TRUSS_CLIP_BENCH_IO_BINDING</c>: <c>auto</c> (default, the engine's default: on with CUDA), <c>on</c> or <c>off</c>.</item>
 /// <item><c>TRUSS_CLIP_BENCH_CUDA_OPTIONS</c>: ONNX Runtime CUDA provider options, <c>key=value,key=value</c>
 /// (e.g. <c>use_tf32=0</c>).</item>
 /// <item><c>TRUSS_CLIP_BENCH_VIT_VARIANT</c>: a file variant of the ViT-B/32 export appended to each benchmark's own
@@ -33,7 +33,12 @@ public static class BenchDevice
     public static bool UseCuda => Name == "cuda";
 
     /// <summary>Whether the image tower runs through ONNX Runtime's I/O binding.</summary>
-    public static bool UseIoBinding { get; } = Choice("TRUSS_CLIP_BENCH_IO_BINDING", "on", "on", "off") == "on";
+    public static bool? UseIoBinding { get; } = Choice("TRUSS_CLIP_BENCH_IO_BINDING", "auto", "auto", "on", "off") switch
+    {
+        "on" => true,
+        "off" => false,
+        _ => null,
+    };
 
     /// <summary>The CUDA provider options passed to ONNX Runtime (empty: its defaults).</summary>
     public static IReadOnlyDictionary<string, string> CudaOptions { get; } = ParseOptions(Environment.GetEnvironmentVariable("TRUSS_CLIP_BENCH_CUDA_OPTIONS"));

@@ -65,7 +65,12 @@ internal sealed record ClipSettings(ClipEngineOptions Engine, RequestLimits Limi
                     UseCuda = device == "cuda" || (device == "auto" && config.UseGpu),
                     CudaDeviceId = execution.GetInt32("cuda_device_id", 0, min: 0),
                     CudaProviderOptions = CudaOptions(execution.GetSection("cuda")),
-                    UseIoBinding = execution.GetBoolean("io_binding", true),
+                    UseIoBinding = execution.GetChoice("io_binding", "auto", "auto", "true", "false") switch
+                    {
+                        "true" => true,
+                        "false" => false,
+                        _ => null,
+                    },
                     IntraOpThreads = execution.GetInt32("intra_op_threads", 0, min: 0, max: 1024),
                     InterOpThreads = execution.GetInt32("inter_op_threads", 0, min: 0, max: 1024),
                 },

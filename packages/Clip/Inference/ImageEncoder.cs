@@ -22,7 +22,7 @@ public sealed class ImageEncoder : IDisposable
 
     /// <summary>Binds to <paramref name="session"/> and probes it once to learn the embedding dim and whether it normalizes.</summary>
     /// <exception cref="ClipModelException">The probe run fails or returns an unexpected shape.</exception>
-    internal ImageEncoder(InferenceSession session, bool ownsSession, ImageBinding binding, ExecutionProviderKind provider, bool useIoBinding = true)
+    internal ImageEncoder(InferenceSession session, bool ownsSession, ImageBinding binding, ExecutionProviderKind provider, bool? useIoBinding = null)
     {
         _session = session;
         _ownsSession = ownsSession;
@@ -54,7 +54,8 @@ public sealed class ImageEncoder : IDisposable
             };
 
             // Binding the output to the caller's buffer needs its exact shape: a dynamic batch and float32 rows.
-            _useIoBinding = useIoBinding && binding.FixedBatchSize is null && outputType == TensorElementType.Float;
+            _useIoBinding = (useIoBinding ?? provider == ExecutionProviderKind.Cuda) &&
+                binding.FixedBatchSize is null && outputType == TensorElementType.Float;
         }
         catch
         {

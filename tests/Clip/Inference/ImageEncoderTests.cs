@@ -33,6 +33,7 @@ public class ImageEncoderTests
     {
         using ClipModel bound = ClipModel.Load(new ClipModelOptions { ModelDirectory = DirectoryOf(layout), UseIoBinding = true }, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
         using ClipModel plain = ClipModel.Load(new ClipModelOptions { ModelDirectory = DirectoryOf(layout), UseIoBinding = false }, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+        using ClipModel automatic = Load(DirectoryOf(layout));
         int perImage = 3 * bound.ImageEncoder.ImageSize * bound.ImageEncoder.ImageSize;
         float[] pixels = DistinctImages(Images, perImage);
 
@@ -40,6 +41,7 @@ public class ImageEncoderTests
         {
             Assert.That(bound.ImageEncoder.UsesIoBinding, Is.EqualTo(layout != ClipModelLayout.Immich));
             Assert.That(plain.ImageEncoder.UsesIoBinding, Is.False);
+            Assert.That(automatic.ImageEncoder.UsesIoBinding, Is.False, "the default (auto) binds on CUDA only");
             Assert.That(EncodeImages(bound, pixels, Images), Is.EqualTo(EncodeImages(plain, pixels, Images)));
         }
     }
