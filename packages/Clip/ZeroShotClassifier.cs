@@ -330,7 +330,11 @@ public sealed class ZeroShotClassifier : IDisposable
         }
     }
 
-    /// <summary>L2-normalized embeddings of <paramref name="texts"/> (no cache, no templates).</summary>
+    /// <summary>
+    /// L2-normalized embeddings of <paramref name="texts"/> (no cache, no templates). The text tower runs on at most
+    /// <see cref="TextRowsPerRun"/> texts at a time, so a predict request with many new labels (up to
+    /// <c>max_labels</c>) does not multiply the tower's activation memory either.
+    /// </summary>
     public float[][] EmbedTextsUncached(IReadOnlyList<string> texts)
     {
         var dim = EmbeddingDim;
@@ -345,10 +349,15 @@ public sealed class ZeroShotClassifier : IDisposable
         try
         {
             var span = flat.AsSpan(0, texts.Count * dim);
-            var started = _metrics.StartInference();
-            _model.TextEncoder.Encode(ids, span);
-            _metrics.EndTextTower(started, texts.Count);
-            Interlocked.Add(ref _textRowsEncoded, texts.Count);
+            for (var start = 0; start < texts.Count; start += TextRowsPerRun)
+            {
+                var count = Math.Min(TextRowsPerRun, texts.Count - start);
+                var started = _metrics.StartInference();
+                _model.TextEncoder.Encode(count == ids.Length ? ids : ids[start..(start + count)], span.Slice(start * dim, count * dim));
+                _metrics.EndTextTower(started, count);
+                Interlocked.Add(ref _textRowsEncoded, count);
+            }
+
             var rows = new float[texts.Count][];
             for (var i = 0; i < texts.Count; i++)
             {

@@ -131,6 +131,20 @@ public class ZeroShotClassifierTests
     }
 
     [Test]
+    public void EmbedTextsUncached_MoreTextsThanOneRun_EqualsOneTextAtATime()
+    {
+        using var classifier = Load(ModelFixtures.Split);
+        var texts = Enumerable.Range(0, (2 * ZeroShotClassifier.TextRowsPerRun) + 3).Select(i => $"a drawing of {i} red circles").ToArray();
+
+        var together = classifier.EmbedTextsUncached(texts);
+
+        foreach (var i in new[] { 0, ZeroShotClassifier.TextRowsPerRun - 1, ZeroShotClassifier.TextRowsPerRun, texts.Length - 1 })
+        {
+            Assert.That(together[i], Is.EqualTo(classifier.EmbedTextsUncached([texts[i]])[0]).Within(1e-6), texts[i]);
+        }
+    }
+
+    [Test]
     public void EmbedTexts_WrongDestinationLength_IsRejected()
     {
         using var classifier = Load(ModelFixtures.Split);
