@@ -4,7 +4,7 @@ namespace Clip.Imaging;
 
 /// <summary>
 /// A thin, optional binding to the system's libjpeg-turbo TurboJPEG API (<c>libturbojpeg.so.0</c>, Debian/Ubuntu
-/// package <c>libturbojpeg0</c>): only what <see cref="ImageDecoder"/> needs to decode a JPEG to packed RGB.
+/// package <c>libturbojpeg</c> on Ubuntu, <c>libturbojpeg0</c> on Debian): only what <see cref="ImageDecoder"/> needs to decode a JPEG to packed RGB.
 /// </summary>
 /// <remarks>
 /// <para>
@@ -122,7 +122,7 @@ internal static unsafe class TurboJpeg
             return null;
         }
 
-        _description = "libturbojpeg.so.0 not found (install libturbojpeg0)";
+        _description = "libturbojpeg.so.0 not found (install libturbojpeg on Ubuntu, libturbojpeg0 on Debian)";
         return null;
     }
 

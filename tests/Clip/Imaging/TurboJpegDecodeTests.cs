@@ -16,7 +16,7 @@ public class TurboJpegDecodeTests
     {
         if (!TurboJpeg.IsAvailable)
         {
-            Assert.Ignore($"TurboJPEG cannot be loaded ({TurboJpeg.Description}); install libturbojpeg0 to run this test.");
+            Assert.Ignore($"TurboJPEG cannot be loaded ({TurboJpeg.Description}); install libturbojpeg (Ubuntu) or libturbojpeg0 (Debian) to run this test.");
         }
     }
 
