@@ -97,7 +97,10 @@ internal sealed record ClipSettings(ClipEngineOptions Engine, RequestLimits Limi
                         "drop" => AlphaMode.Drop,
                         "white" => AlphaMode.White,
                         _ => AlphaMode.Black,
-                    }),
+                    })
+                {
+                    JpegDecoder = image.GetChoice("jpeg_decoder", "auto", "auto", "skia") == "skia" ? JpegDecoder.Skia : JpegDecoder.Auto,
+                },
                 Preprocess = new PreprocessOverrides
                 {
                     Size = image.Has("size") ? image.GetInt32("size", 224, min: 1, max: 4096) : null,

@@ -26,7 +26,7 @@ HOME_DIR=/home/app
 IMAGE_PORT=8080
 PUBLISH_ARGS=(Truss.Clip.csproj -c Release -r linux-x64 --self-contained true)
 CPU_DROPPED=(libonnxruntime_providers_cuda.so libonnxruntime_providers_tensorrt.so)
-RUNTIME_PACKAGES=(ca-certificates libicu74 libssl3t64 python3)
+RUNTIME_PACKAGES=(ca-certificates libicu74 libssl3t64 libturbojpeg python3)
 ENTRYPOINT=("$BIN_DIR/Truss.Clip")
 CMD=(serve --config "$APP_DIR/config.yaml")
 HEALTHCHECK=("$BIN_DIR/Truss.Clip" healthcheck)
@@ -34,7 +34,8 @@ HEALTHCHECK=("$BIN_DIR/Truss.Clip" healthcheck)
 BASE_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 IMAGE_ENV=(PATH=$BASE_PATH HOME=$HOME_DIR INFERENCE_SERVER_PORT=$IMAGE_PORT)
 # Shared libraries ubuntu:24.04 itself has (glibc, libgcc, libstdc++, zlib). ICU and OpenSSL are loaded by name at run
-# time (libicu74, libssl3t64 in RUNTIME_PACKAGES), so they are not in any NEEDED list.
+# time (libicu74, libssl3t64 in RUNTIME_PACKAGES), so they are not in any NEEDED list; libturbojpeg is dlopen'ed
+# when present (the JPEG fast decoder, optional: Skia decodes without it), so it is not in one either.
 BASE_SONAMES=(libc.so.6 libm.so.6 libdl.so.2 libpthread.so.0 librt.so.1 ld-linux-x86-64.so.2 libgcc_s.so.1 libstdc++.so.6 libz.so.1)
 
 SELF=$(readlink -f "$0")

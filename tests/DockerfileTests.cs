@@ -139,6 +139,17 @@ public partial class DockerfileTests
         }
     }
 
+    [TestCase("cpu")]
+    [TestCase("gpu")]
+    public void TrussBase_InstallsTurboJpegUnderItsUbuntuName(string flavor)
+    {
+        // ImageDecoder dlopens libturbojpeg.so.0 for SIMD JPEG decoding; Ubuntu packages it as libturbojpeg
+        // (libturbojpeg0 is Debian's name for the same library).
+        var runs = Dockerfile.Lineage(Dockerfile.Stage("truss-base"), flavor).SelectMany(s => s.All("RUN")).ToList();
+
+        Assert.That(runs, Has.Some.Matches<string>(r => r is not null && Regex.IsMatch(r, @"apt-get install .*\blibturbojpeg\s")));
+    }
+
     [Test]
     public void GpuFlavor_MatchesTheCudaMajorOfOnnxRuntimesProvider()
     {

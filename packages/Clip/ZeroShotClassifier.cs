@@ -45,6 +45,7 @@ public sealed class ZeroShotClassifier : IDisposable
             ? new ImageDecodeOptions(decode.MaxPixels, decode.MaxWidth, decode.MaxHeight, decode.ApplyExifOrientation, decode.AlphaMode)
             {
                 FastJpegMinShortSide = 2 * preprocessor.Size,
+                JpegDecoder = decode.JpegDecoder,
             }
             : decode)
         {
@@ -104,7 +105,9 @@ public sealed class ZeroShotClassifier : IDisposable
             logger.LogInformation(
                 "CLIP engine ready: tokenizer vocabulary {VocabularySize}, image {ImageSize}px {ResizeMode} {Interpolation}, logit scale {LogitScale}, {TemplateCount} prompt templates",
                 tokenizer.VocabularySize, preprocess.Size, preprocess.ResizeMode, preprocess.Interpolation, options.LogitScale, options.PromptTemplates.Count);
-            return new ZeroShotClassifier(options, model, tokenizer, new ClipPreprocessor(preprocess), meterFactory);
+            var classifier = new ZeroShotClassifier(options, model, tokenizer, new ClipPreprocessor(preprocess), meterFactory);
+            logger.LogInformation("JPEG decoder: {JpegDecoder}", classifier.Decoder.JpegDecoderDescription);
+            return classifier;
         }
         catch
         {

@@ -145,6 +145,7 @@ public class ClipSettingsTests
             Assert.That(settings.Engine.Model.UseCuda, Is.False);
             Assert.That(settings.Engine.Batching, Is.Not.Null);
             Assert.That(settings.Engine.FastJpegDecode, Is.False);
+            Assert.That(settings.Engine.Decode.JpegDecoder, Is.EqualTo(global::Clip.Imaging.JpegDecoder.Auto));
             Assert.That(settings.Engine.LogitScale, Is.EqualTo(100f));
             Assert.That(settings.Limits, Is.EqualTo(new RequestLimits(1000, 1000, 32, 16, MaxEmbeddingInputs: 2048, MaxEmbeddingInputLength: 32768)));
         }
@@ -171,6 +172,19 @@ public class ClipSettingsTests
             Throws.TypeOf<global::Truss.Server.Configuration.TrussConfigException>()
                 .With.Message.EqualTo("$CLIP_EXECUTION_DEVICE must be one of auto, cpu, cuda, got 'tpu'"));
 
+    [TestCase("auto", global::Clip.Imaging.JpegDecoder.Auto)]
+    [TestCase("skia", global::Clip.Imaging.JpegDecoder.Skia)]
+    public void From_JpegDecoder_IsRead(string value, global::Clip.Imaging.JpegDecoder expected)
+    {
+        var settings = Parse($"model_metadata:\n  clip:\n    image:\n      jpeg_decoder: {value}\n      alpha: white\n");
+
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(settings.Engine.Decode.JpegDecoder, Is.EqualTo(expected));
+            Assert.That(settings.Engine.Decode.AlphaMode, Is.EqualTo(global::Clip.Imaging.AlphaMode.White), "the other image keys still apply");
+        }
+    }
+
     [Test]
     public void From_EmbeddingLimits_AreRead()
     {
@@ -180,6 +194,7 @@ public class ClipSettingsTests
     }
 
     [TestCase("model_metadata:\n  clip:\n    execution:\n      cuda:\n        cudnn_conv_algo_search: FASTEST\n", "model_metadata.clip.execution.cuda.cudnn_conv_algo_search must be one of EXHAUSTIVE, HEURISTIC, DEFAULT")]
+    [TestCase("model_metadata:\n  clip:\n    image:\n      jpeg_decoder: turbo\n", "model_metadata.clip.image.jpeg_decoder must be one of auto, skia")]
     [TestCase("model_metadata:\n  clip:\n    execution:\n      device: tpu\n", "model_metadata.clip.execution.device must be one of auto, cpu, cuda")]
     [TestCase("model_metadata:\n  clip:\n    prompt_templates: [\"a photo\"]\n", "model_metadata.clip: The prompt template \"a photo\" must contain exactly one {}")]
     [TestCase("model_metadata:\n  clip:\n    batching:\n      max_batch_size: 0\n", "model_metadata.clip.batching.max_batch_size must be an integer between 1 and 1024")]

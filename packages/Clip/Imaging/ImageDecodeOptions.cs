@@ -79,4 +79,14 @@ public sealed class ImageDecodeOptions
         get;
         init => field = value is null or >= 1 ? value : throw new ArgumentOutOfRangeException(nameof(FastJpegMinShortSide), value, "Must be ≥ 1.");
     }
+
+    /// <summary>
+    /// Which library decodes JPEGs: <see cref="Imaging.JpegDecoder.Auto"/> (the default) uses the system's TurboJPEG
+    /// when it is installed, <see cref="Imaging.JpegDecoder.Skia"/> forces Skia. The decoded pixels are the same.
+    /// </summary>
+    public JpegDecoder JpegDecoder
+    {
+        get;
+        init => field = Enum.IsDefined(value) ? value : throw new ArgumentOutOfRangeException(nameof(JpegDecoder), value, "Expected Auto or Skia.");
+    }
 }

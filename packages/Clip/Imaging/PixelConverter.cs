@@ -79,10 +79,56 @@ internal static class PixelConverter
             return;
         }
 
+        (long origin, long stepX, long stepY) = GatherSteps(width, height, orientation);
+        (int outWidth, int outHeight) = OrientedSize(width, height, orientation);
+
+        // One loop per alpha mode (via a generic struct) keeps the per-pixel work branch-free.
+        switch (alphaMode)
+        {
+            case AlphaMode.Drop:
+                Gather<DropAlpha>(rgba, 4, origin, stepX, stepY, outWidth, outHeight, rgb);
+                break;
+            case AlphaMode.White:
+                Gather<OverWhite>(rgba, 4, origin, stepX, stepY, outWidth, outHeight, rgb);
+                break;
+            default:
+                Gather<OverBlack>(rgba, 4, origin, stepX, stepY, outWidth, outHeight, rgb);
+                break;
+        }
+    }
+
+    /// <summary>
+    /// Copies a stored <paramref name="width"/>×<paramref name="height"/> RGB image into the upright image described
+    /// by <paramref name="orientation"/> (the same gather as <see cref="RgbaToRgb(ReadOnlySpan{byte}, int, int, ExifOrientation, Span{byte}, AlphaMode)"/>,
+    /// three bytes per source pixel). The buffers must not overlap.
+    /// </summary>
+    public static unsafe void OrientRgb(ReadOnlySpan<byte> source, int width, int height, ExifOrientation orientation, Span<byte> rgb)
+    {
+        long bytes = (long)width * height * 3;
+        if (source.Length < bytes || rgb.Length < bytes)
+        {
+            throw new ArgumentException(
+                $"A {width}x{height} orientation needs {bytes} bytes on both sides, got {source.Length} and {rgb.Length}.");
+        }
+
+        (long origin, long stepX, long stepY) = GatherSteps(width, height, orientation);
+        (int outWidth, int outHeight) = OrientedSize(width, height, orientation);
+        fixed (byte* from = source)
+        fixed (byte* to = rgb)
+        {
+            Gather<DropAlpha>(from, 3, origin, stepX, stepY, outWidth, outHeight, to);
+        }
+    }
+
+    /// <summary>
+    /// Where the gather starts and how far it moves (in stored pixels) per display column and per display row.
+    /// </summary>
+    private static (long Origin, long StepX, long StepY) GatherSteps(int width, int height, ExifOrientation orientation)
+    {
         long w = width;
         long last = width - 1L;
         long bottom = (height - 1L) * w;
-        (long origin, long stepX, long stepY) = orientation switch
+        return orientation switch
         {
             ExifOrientation.TopRight => (last, -1L, w),
             ExifOrientation.BottomRight => (bottom + last, -1L, -w),
@@ -93,21 +139,6 @@ internal static class PixelConverter
             ExifOrientation.LeftBottom => (last, w, -1L),
             _ => (0L, 1L, w),
         };
-        (int outWidth, int outHeight) = OrientedSize(width, height, orientation);
-
-        // One loop per alpha mode (via a generic struct) keeps the per-pixel work branch-free.
-        switch (alphaMode)
-        {
-            case AlphaMode.Drop:
-                Gather<DropAlpha>(rgba, origin, stepX, stepY, outWidth, outHeight, rgb);
-                break;
-            case AlphaMode.White:
-                Gather<OverWhite>(rgba, origin, stepX, stepY, outWidth, outHeight, rgb);
-                break;
-            default:
-                Gather<OverBlack>(rgba, origin, stepX, stepY, outWidth, outHeight, rgb);
-                break;
-        }
     }
 
     private static unsafe void DropAlphaLinear(byte* rgba, long pixels, byte* rgb)
@@ -131,7 +162,7 @@ internal static class PixelConverter
     }
 
     private static unsafe void Gather<TAlpha>(
-        byte* rgba, long origin, long stepX, long stepY, int outWidth, int outHeight, byte* rgb)
+        byte* rgba, int sourceChannels, long origin, long stepX, long stepY, int outWidth, int outHeight, byte* rgb)
         where TAlpha : struct, IAlphaResolver
     {
         byte* destination = rgb;
@@ -140,7 +171,7 @@ internal static class PixelConverter
             long index = origin + dy * stepY;
             for (int dx = 0; dx < outWidth; dx++, index += stepX, destination += 3)
             {
-                byte* source = rgba + index * 4;
+                byte* source = rgba + index * sourceChannels;
                 TAlpha.Resolve(source, destination);
             }
         }
