@@ -77,10 +77,15 @@ def main(out):
     r = ratio(theirs, fast)
     row("Preprocess 1080p JPEG, fast path (reduced-DCT decode, short side ≥ 448, then the exact resample), 1 core",
         f"{f(fast)} ms", f"{f(theirs)} ms (Pillow + torchvision)", f"{f(r)}×", "≥ 2×", verdict(r, 2.0))
+    for method, label in [("SkiaDecodeAndPreprocess", "… exact path with Skia's decoder (`jpeg_decoder: skia`, or no libturbojpeg)"),
+                          ("SkiaFastDecodeAndPreprocess", "… fast path with Skia's decoder")]:
+        skia = ms(pre, method, "Image=jpeg_1920x1080")
+        if skia is not None:
+            row(label, f"{f(skia)} ms", f"{f(theirs)} ms (Pillow + torchvision)", f"{f(ratio(theirs, skia))}×", "–", "info")
     d = ms(pre, "Decode", "Image=jpeg_1920x1080")
     p = ms(pre, "Preprocess", "Image=jpeg_1920x1080")
     pd, pt = pms("decode_jpeg_1920x1080"), pms("preprocess_jpeg_1920x1080")
-    row("… 1080p split: decode / resize + crop + normalize", f"{f(d)} / {f(p)} ms (Skia decode / Pillow-exact resampler)",
+    row("… 1080p split: decode / resize + crop + normalize", f"{f(d)} / {f(p)} ms (decode / Pillow-exact resampler)",
         f"{f(pd)} / {f(None if pd is None or pt is None else pt - pd)} ms (libjpeg-turbo decode / rest of _transform)",
         f"{f(ratio(pd, d))}× / {f(ratio(None if pd is None or pt is None else pt - pd, p))}×", "–", "info")
 
