@@ -160,7 +160,7 @@ def main(out):
             r = ratio(theirs, bd.get(key))
             row(label, f"{f(bd.get(key), 1)} ms", f"{f(theirs, 1)} ms", f"{f(r)}×", "–", "info")
         stages = [
-            ("ctx77_decode_derived", "decode_jpeg_1920x1080", None, "… stage: decode the 1080p JPEG (Skia vs libjpeg-turbo)"),
+            ("ctx77_decode_derived", "decode_jpeg_1920x1080", None, "… stage: decode the 1080p JPEG (ours derived from two timings, vs Pillow's libjpeg-turbo)"),
             ("ctx77_text_5_labels_no_cache", "text_forward_b5_ctx77", "tokenize_5_labels_cached",
              "… stage: 5 labels, tokenize + text tower at 77 tokens"),
             ("ctx77_preprocess_image_tower", "vision_forward_b1", None,
