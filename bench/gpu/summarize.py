@@ -16,14 +16,10 @@ import json
 import os
 import sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from summarize import jsonl  # noqa: E402  (the CPU summary's reader: one format, one reader)
+
 MODEL = "vit-b-32-random"
-
-
-def jsonl(path):
-    if not os.path.exists(path):
-        return []
-    with open(path) as f:
-        return [json.loads(line) for line in f if line.startswith("{")]
 
 
 def load_bdn(folder):
@@ -124,7 +120,7 @@ def main(out):
         compare(label, e2e(main_bdn, method), theirs, note, 1 if not cuda else 2)
     if bd:
         compare("… like for like, median of N timed like the Python baseline", bd.get("ctx77_classify_1080p_5_labels"), theirs, "harness breakdown")
-        compare("… stage: decode the 1080p JPEG (Skia vs Pillow's libjpeg-turbo), CPU", bd.get("ctx77_decode_derived"),
+        compare("… stage: decode the 1080p JPEG (ours vs Pillow's libjpeg-turbo), CPU", bd.get("ctx77_decode_derived"),
                 pms("decode_jpeg_1920x1080"), "on the CPU on both sides")
         text = pms("text_forward_b5_ctx77")
         compare("… stage: 5 labels, tokenize + text tower at 77 tokens", bd.get("ctx77_text_5_labels_no_cache"),
