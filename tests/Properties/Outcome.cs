@@ -1,3 +1,7 @@
+using System.Text.RegularExpressions;
+using Truss.Clip.Tests.Properties.Shared;
+using Truss.Server;
+
 namespace Truss.Clip.Tests.Properties;
 
 /// <summary>
@@ -31,6 +35,28 @@ internal static class Outcome
         {
             return e.InnerException;
         }
+    }
+
+    /// <summary>
+    /// For request parsers: true when <paramref name="thrown"/> is a clean rejection, a <see cref="ModelInputException"/>
+    /// with a 4xx status whose message names a field (<paramref name="fieldInBackticks"/>); false when the parse
+    /// returned. Anything else fails the test, showing <paramref name="request"/>.
+    /// </summary>
+    public static bool IsClientRejection(Exception? thrown, Regex fieldInBackticks, object? request)
+    {
+        Assert.That(thrown, Is.Null.Or.TypeOf<ModelInputException>(), () => $"{thrown}\nrequest: {ValueTree.Describe(request)}");
+        if (thrown is not ModelInputException rejection)
+        {
+            return false;
+        }
+
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(rejection.StatusCode, Is.InRange(400, 499));
+            Assert.That(rejection.Message, Does.Match(fieldInBackticks), () => $"request: {ValueTree.Describe(request)}");
+        }
+
+        return true;
     }
 
     /// <summary>The input as base64, for failure messages that must be replayable outside the test.</summary>

@@ -66,15 +66,8 @@ public partial class PredictRequestProperties
             PredictRequest? parsed = null;
             var thrown = Outcome.Capture(() => parsed = PredictRequest.Parse(request, limits));
 
-            Assert.That(thrown, Is.Null.Or.TypeOf<ModelInputException>(), () => $"{thrown}\nrequest: {ValueTree.Describe(request)}");
-            if (thrown is ModelInputException rejection)
+            if (Outcome.IsClientRejection(thrown, FieldInBackticks(), request))
             {
-                using (Assert.EnterMultipleScope())
-                {
-                    Assert.That(rejection.StatusCode, Is.InRange(400, 499));
-                    Assert.That(rejection.Message, Does.Match(FieldInBackticks()), () => $"request: {ValueTree.Describe(request)}");
-                }
-
                 return;
             }
 
