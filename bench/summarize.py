@@ -20,6 +20,17 @@ def jsonl(path):
         return [json.loads(line) for line in f if line.startswith("{")]
 
 
+def f(v, digits=2):
+    """A number for the table: n/a when missing, no decimals from 1,000 up."""
+    if v is None:
+        return "n/a"
+    return f"{v:,.{digits}f}" if abs(v) < 1000 else f"{v:,.0f}"
+
+
+def ratio(a, b):
+    return None if a is None or b is None or b == 0 else a / b
+
+
 def main(out):
     machine = dict(line.rstrip("\n").split("=", 1) for line in open(os.path.join(out, "machine.txt")) if "=" in line)
     py = {r["stage"]: r for r in jsonl(os.path.join(out, "python.jsonl"))}
@@ -43,14 +54,6 @@ def main(out):
 
     def pms(stage):
         return py[stage]["median_ms"] if stage in py else None
-
-    def f(v, digits=2):
-        if v is None:
-            return "n/a"
-        return f"{v:,.{digits}f}" if abs(v) < 1000 else f"{v:,.0f}"
-
-    def ratio(a, b):
-        return None if a is None or b is None or b == 0 else a / b
 
     def verdict(value, target, higher=True):
         if value is None:

@@ -17,7 +17,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from summarize import jsonl  # noqa: E402  (the CPU summary's reader: one format, one reader)
+from summarize import f, jsonl, ratio  # noqa: E402  (the CPU summary's reader and number formats)
 
 MODEL = "vit-b-32-random"
 
@@ -32,16 +32,6 @@ def load_bdn(folder):
                 params = "&".join(sorted(p for p in b["Parameters"].split("&") if p))
                 results[(b["Type"], b["Method"], params)] = b["Statistics"]["Median"] / 1e6
     return results
-
-
-def f(v, digits=2):
-    if v is None:
-        return "n/a"
-    return f"{v:,.{digits}f}" if abs(v) < 1000 else f"{v:,.0f}"
-
-
-def ratio(a, b):
-    return None if a is None or b is None or b == 0 else a / b
 
 
 def main(out):
