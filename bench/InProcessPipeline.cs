@@ -21,6 +21,12 @@ namespace Truss.Clip.Benchmarks;
 /// </list>
 /// It also counts text-encoder rows (<c>ZeroShotClassifier.TextRowsEncoded</c>) over the repeated requests.
 /// Output: one JSON line per measurement.
+/// <para>
+/// With <c>--slices</c> it warms up, prints <c>{"stage": "ready"}</c> and then measures on demand: each line
+/// <c>SECONDS TAG</c> on standard input runs both levels for that long and prints their lines with <c>"round": TAG</c>;
+/// end of input ends it. tools/load/run.sh uses this to alternate in-process and HTTP measurements in short rounds
+/// while both processes stay up, so drift in a shared machine's speed hits both sides of each ratio alike.
+/// </para>
 /// </summary>
 public static class InProcessPipeline
 {
@@ -37,6 +43,7 @@ public static class InProcessPipeline
         var bodyPath = Arg("--body", "");
         var seconds = double.Parse(Arg("--seconds", "8"), CultureInfo.InvariantCulture);
         var warmup = double.Parse(Arg("--warmup-seconds", "5"), CultureInfo.InvariantCulture);
+        var slices = args.Contains("--slices");
         var body = File.ReadAllBytes(bodyPath);
 
         var config = TrussConfig.Load(configPath);
@@ -79,7 +86,28 @@ public static class InProcessPipeline
         await full();
         var rowsAfterFirst = classifier.TextRowsEncoded;
         var rowsFirst = rowsAfterFirst;
-        await MeasureInterleaved([("inproc_engine", engine), ("inproc_model", full)], warmup, seconds);
+        (string Stage, Func<ValueTask> Work)[] levels = [("inproc_engine", engine), ("inproc_model", full)];
+        if (slices)
+        {
+            await WarmUp(levels, warmup);
+            Console.WriteLine("""{"stage": "ready"}""");
+            while (Console.ReadLine() is { } line)
+            {
+                var parts = line.Split(' ', 2, StringSplitOptions.RemoveEmptyEntries);
+                if (parts.Length == 0)
+                {
+                    continue;
+                }
+
+                await Measure(levels, double.Parse(parts[0], CultureInfo.InvariantCulture), parts.Length > 1 ? parts[1] : null);
+            }
+        }
+        else
+        {
+            await WarmUp(levels, warmup);
+            await Measure(levels, seconds, round: null);
+        }
+
         var repeated = classifier.TextRowsEncoded - rowsAfterFirst;
         Console.WriteLine(JsonSerializer.Serialize(new
         {
@@ -94,13 +122,9 @@ public static class InProcessPipeline
         return 0;
     }
 
-    /// <summary>
-    /// Times the levels in alternating slices of a quarter second until each has run <paramref name="seconds"/>, so
-    /// a change in the machine's background load (it is shared) hits every level alike instead of whichever ran last.
-    /// </summary>
-    private static async Task MeasureInterleaved((string Stage, Func<ValueTask> Work)[] levels, double warmupSeconds, double seconds)
+    /// <summary>Warm-up, as long as the server's (tools/load/run.sh): tiered JIT, pools and ORT arenas settle.</summary>
+    private static async Task WarmUp((string Stage, Func<ValueTask> Work)[] levels, double warmupSeconds)
     {
-        // Warm-up, as long as the server's (tools/load/run.sh): tiered JIT, pools and ORT arenas settle.
         var warm = Stopwatch.StartNew();
         while (warm.Elapsed.TotalSeconds < warmupSeconds)
         {
@@ -109,7 +133,14 @@ public static class InProcessPipeline
                 await level.Work();
             }
         }
+    }
 
+    /// <summary>
+    /// Times the levels in alternating slices of a quarter second until each has run <paramref name="seconds"/>, so
+    /// a change in the machine's background load (it is shared) hits every level alike instead of whichever ran last.
+    /// </summary>
+    private static async Task Measure((string Stage, Func<ValueTask> Work)[] levels, double seconds, string? round)
+    {
         var stats = levels.Select(_ => new LevelStats()).ToArray();
         var process = Process.GetCurrentProcess();
         while (stats.Any(s => s.Seconds < seconds))
@@ -148,6 +179,7 @@ public static class InProcessPipeline
             Console.WriteLine(JsonSerializer.Serialize(new
             {
                 stage = levels[i].Stage,
+                round,
                 requests = n,
                 seconds = Math.Round(s.Seconds, 3),
                 req_per_s = Math.Round(n / s.Seconds, 1),

@@ -70,10 +70,10 @@ step "HTTP load test + in-process pipeline"
 tools/load/run.sh --out "$OUT/load" >&2
 
 step "diagnostic: the same at 8 connections with tiered compilation off (DOTNET_TieredCompilation=0)"
-DOTNET_TieredCompilation=0 tools/load/run.sh --out "$OUT/load-tc0" --connections 8 --duration 10s --inproc-seconds 5 >&2
+DOTNET_TieredCompilation=0 tools/load/run.sh --out "$OUT/load-tc0" --connections 8 --rounds 2 --duration 5s >&2
 
 step "context: the same request against the ViT-B/32-shaped model (c=8), server and harness on one core each"
-MODEL_DIR=$TRUSS_CLIP_VIT_DIR tools/load/run.sh --out "$OUT/load-vit" --connections 8 --duration 15s --inproc-seconds 8 >&2
+MODEL_DIR=$TRUSS_CLIP_VIT_DIR tools/load/run.sh --out "$OUT/load-vit" --connections 8 --rounds 3 --duration 8s >&2
 
 echo "load_at_end=$(cut -d' ' -f1-3 /proc/loadavg)" >> "$OUT/machine.txt"
 echo "suite_seconds=$((SECONDS - start))" >> "$OUT/machine.txt"

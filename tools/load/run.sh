@@ -1,18 +1,24 @@
 #!/usr/bin/env bash
-# Load test of the built server on loopback, plus the in-process number for the same request.
+# Load test of the built server on loopback, paired with the in-process number for the same request.
 #
-#   tools/load/run.sh [--body base64|pixels] [--duration 15s] [--connections "1 8 32"] [--port 18080] [--out DIR]
-#                     [--warmup 5] [--inproc-seconds 10]
+#   tools/load/run.sh [--body base64|pixels] [--duration 5s] [--rounds 3] [--connections "1 8 32"] [--port 18080]
+#                     [--out DIR] [--warmup 10]
 #
 # Needs: `dotnet build -c Release` (the server) and `dotnet build bench -c Release` (the in-process harness), wrk,
 # curl, and /usr/bin/python3 with Pillow for the `pixels` body. The server runs pinned to core $SERVER_CPU (default 0)
 # and wrk to core $CLIENT_CPU (default 1), so "per core" means one core and the load generator does not steal
-# from the server; the in-process harness then runs alone on the server's core with the same config.
-# Prints JSON lines: inproc_engine, inproc_model and label_cache from the harness ("when": "before"), one "http" line
-# per connection count (from predict.lua), then the harness again ("when": "after"); they also go to $OUT/load.jsonl.
+# from the server; the in-process harness runs on the server's core with the same config.
+#
+# Both processes stay up for the whole run and take turns: each round measures, for each connection count, the
+# in-process pipeline for --duration and then wrk against the server for --duration (the other way round in even
+# rounds), so a change in the shared machine's speed hits both sides of each ratio alike. bench/summarize.py takes
+# the median over rounds of each pair's ratio. Both warm up for --warmup seconds first (the server's JIT is still
+# compiling for about 10 s under load; see docs/benchmarks.md).
+# Prints JSON lines: inproc_engine and inproc_model from the harness and one "http" line per connection count, each
+# with "round": "c<connections>-r<round>", then label_cache; they also go to $OUT/load.jsonl.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-BODY=base64 DURATION=15s CONNECTIONS="1 8 32" PORT=18080 OUT=/tmp/truss-clip-bench/load INPROC_SECONDS=10 WARMUP=5
+BODY=base64 DURATION=5s ROUNDS=3 CONNECTIONS="1 8 32" PORT=18080 OUT=/tmp/truss-clip-bench/load WARMUP=10
 while [ $# -gt 0 ]; do
   case "$1" in
     --body) BODY=$2; shift 2 ;;
@@ -20,7 +26,7 @@ while [ $# -gt 0 ]; do
     --connections) CONNECTIONS=$2; shift 2 ;;
     --port) PORT=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
-    --inproc-seconds) INPROC_SECONDS=$2; shift 2 ;;
+    --rounds) ROUNDS=$2; shift 2 ;;
     --warmup) WARMUP=$2; shift 2 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
@@ -54,17 +60,38 @@ esac
 URL=http://127.0.0.1:$PORT/v1/models/model:predict
 : > "$OUT/load.jsonl"
 
-# The in-process number is taken before and after the HTTP runs (the box is shared, so its load drifts); the
-# summary uses their mean. Each line gets "when": "before" or "after".
-inproc() {
-  taskset -c "$SERVER_CPU" "$HARNESS" inproc --config "$CONFIG" "${MODEL_ARGS[@]}" --body "$BODY_FILE" --seconds "$INPROC_SECONDS" \
-    --warmup-seconds "$WARMUP" | sed "s/^{/{\"when\": \"$1\", /" | tee -a "$OUT/load.jsonl"
+SECONDS_PER_TURN=${DURATION%s}
+case "$SECONDS_PER_TURN" in ''|*[!0-9]*) echo "--duration takes whole seconds, like 5s" >&2; exit 2 ;; esac
+
+# The harness answers "SECONDS TAG" lines on its stdin with its measurement lines (InProcessPipeline --slices).
+FIFO_IN=$OUT/harness.in FIFO_OUT=$OUT/harness.out
+rm -f "$FIFO_IN" "$FIFO_OUT"; mkfifo "$FIFO_IN" "$FIFO_OUT"
+SERVER_PID= HARNESS_PID=
+cleanup() {
+  [ -n "$SERVER_PID" ] && { kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; }
+  [ -n "$HARNESS_PID" ] && { kill "$HARNESS_PID" 2>/dev/null || true; wait "$HARNESS_PID" 2>/dev/null || true; }
+  rm -f "$FIFO_IN" "$FIFO_OUT"
 }
-inproc before
+trap cleanup EXIT
+taskset -c "$SERVER_CPU" "$HARNESS" inproc --config "$CONFIG" "${MODEL_ARGS[@]}" --body "$BODY_FILE" \
+  --warmup-seconds "$WARMUP" --slices < "$FIFO_IN" > "$FIFO_OUT" 2> "$OUT/harness.err" &
+HARNESS_PID=$!
+exec 3> "$FIFO_IN" 4< "$FIFO_OUT"
+read -r -t 600 ready <&4 || { echo "the in-process harness did not start; see $OUT/harness.err" >&2; exit 1; }
+[ "$ready" = '{"stage": "ready"}' ] || { echo "unexpected harness output: $ready" >&2; exit 1; }
+
+# Measures the in-process pipeline for one turn: two lines (engine and model level), tagged with the round.
+inproc_turn() {
+  local line
+  echo "$SECONDS_PER_TURN $1" >&3
+  for _ in 1 2; do
+    read -r -t 600 line <&4 || { echo "the in-process harness stopped; see $OUT/harness.err" >&2; exit 1; }
+    printf '%s\n' "$line" | tee -a "$OUT/load.jsonl"
+  done
+}
 
 taskset -c "$SERVER_CPU" "$SERVER" serve --config "$CONFIG" "${MODEL_ARGS[@]}" --host 127.0.0.1 --port "$PORT" > "$OUT/server.log" 2>&1 &
 SERVER_PID=$!
-trap 'kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true' EXIT
 for _ in $(seq 1 300); do
   curl -sf "http://127.0.0.1:$PORT/v1/models/model" > /dev/null 2>&1 && break
   kill -0 "$SERVER_PID" 2>/dev/null || { echo "server exited; see $OUT/server.log" >&2; exit 1; }
@@ -73,24 +100,37 @@ done
 ANSWER=$(curl -sf "$URL" -H 'Content-Type: application/json' --data-binary "@$BODY_FILE")
 case "$ANSWER" in *'"status": "success"'*) ;; *) echo "unexpected answer: $ANSWER" >&2; exit 1 ;; esac
 
-# Warm-up (discarded), the same length as the harness's: JIT tiers, pools and connections settle first.
+# Warm-up (discarded), as long as the harness's: JIT tiers, pools and connections settle first.
 PREDICT_BODY=$BODY_FILE taskset -c "$CLIENT_CPU" wrk -t2 -c8 -d"${WARMUP}s" -s "$ROOT/tools/load/predict.lua" "$URL" > "$OUT/wrk-warmup.txt"
 # Server CPU time (user + system, in clock ticks) from /proc, so each http line also says how much CPU a request
 # cost the server: the same measure as the harness's cpu_ms_per_request.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$SERVER_PID/stat"; }
 TICK_MS=$(awk -v hz="$(getconf CLK_TCK)" 'BEGIN{print 1000 / hz}')
-for c in $CONNECTIONS; do
+http_turn() {
+  local c=$1 tag=$2 threads before after line requests cpu
   threads=$(( c < 2 ? c : 2 ))   # wrk needs at least one connection per thread
   before=$(cpu_ticks)
   PREDICT_BODY=$BODY_FILE CONNECTIONS=$c taskset -c "$CLIENT_CPU" \
-    wrk -t"$threads" -c"$c" -d"$DURATION" --timeout 10s -s "$ROOT/tools/load/predict.lua" "$URL" > "$OUT/wrk-c$c.txt"
+    wrk -t"$threads" -c"$c" -d"${SECONDS_PER_TURN}s" --timeout 10s -s "$ROOT/tools/load/predict.lua" "$URL" > "$OUT/wrk-$tag.txt"
   after=$(cpu_ticks)
-  line=$(grep '^{"stage": "http"' "$OUT/wrk-c$c.txt")
+  line=$(grep '^{"stage": "http"' "$OUT/wrk-$tag.txt")
   requests=$(printf '%s' "$line" | sed -E 's/.*"requests": ([0-9]+).*/\1/')
   cpu=$(awk -v t=$((after - before)) -v ms="$TICK_MS" -v n="$requests" 'BEGIN{printf "%.4f", (n > 0 ? t * ms / n : 0)}')
-  printf '%s\n' "${line%\}}, \"server_cpu_ms_per_request\": $cpu}" | tee -a "$OUT/load.jsonl"
-done
-kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
-trap - EXIT
+  printf '%s\n' "${line%\}}, \"round\": \"$tag\", \"server_cpu_ms_per_request\": $cpu}" | tee -a "$OUT/load.jsonl"
+}
 
-inproc after
+for round in $(seq 1 "$ROUNDS"); do
+  for c in $CONNECTIONS; do
+    if (( round % 2 )); then inproc_turn "c$c-r$round"; http_turn "$c" "c$c-r$round"
+    else http_turn "$c" "c$c-r$round"; inproc_turn "c$c-r$round"; fi
+  done
+done
+
+kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
+SERVER_PID=
+# End of input: the harness prints its label-cache line and exits.
+exec 3>&-
+while read -r -t 600 line <&4; do printf '%s\n' "$line" | tee -a "$OUT/load.jsonl"; done
+exec 4<&-
+wait "$HARNESS_PID"
+HARNESS_PID=

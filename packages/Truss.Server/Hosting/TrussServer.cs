@@ -2,6 +2,7 @@ using System.Diagnostics.Metrics;
 using System.Globalization;
 using System.Net;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -21,8 +22,9 @@ namespace Truss.Server.Hosting;
 /// One running Truss server: Kestrel with the Truss routes, Serilog, the model lifecycle and graceful shutdown.
 /// </summary>
 /// <remarks>
-/// Exit codes from <see cref="WaitForShutdownAsync"/>: 0 after a normal stop, 1 when the model failed to load (so an
-/// orchestrator restarts the container, as truss intends by exiting), 2 for a bad configuration (command line).
+/// Exit codes from <see cref="WaitForShutdownAsync"/> and <see cref="RunAsync"/>: 0 after a normal stop, 1 when the model
+/// failed to load (so an orchestrator restarts the container, as truss intends by exiting), 2 for a bad configuration
+/// (command line), 3 when the server could not listen (port in use, no permission for it).
 /// </remarks>
 public sealed class TrussServer : IAsyncDisposable
 {
@@ -31,6 +33,9 @@ public sealed class TrussServer : IAsyncDisposable
 
     /// <summary>Exit code for a configuration error.</summary>
     public const int ConfigErrorExitCode = 2;
+
+    /// <summary>Exit code when Kestrel could not bind its address.</summary>
+    public const int ListenFailedExitCode = 3;
 
     private readonly WebApplication _app;
     private readonly Serilog.Core.Logger _logger;
@@ -57,6 +62,9 @@ public sealed class TrussServer : IAsyncDisposable
         }
     }
 
+    /// <summary>The server's services (tests check what Kestrel was given).</summary>
+    internal IServiceProvider Services => _app.Services;
+
     /// <summary>Builds a server; nothing listens until <see cref="StartAsync"/>.</summary>
     public static TrussServer Create(TrussServerSettings settings, Func<ModelContext, ITrussModel> createModel)
     {
@@ -73,6 +81,8 @@ public sealed class TrussServer : IAsyncDisposable
         builder.Services.AddSerilog(logger, dispose: false);
         builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = options.ShutdownTimeout);
         builder.Services.AddSingleton(options);
+        // Kestrel's socket transport reads into blocks from this factory's pools (see TransportBlockPool for why).
+        builder.Services.AddSingleton<IMemoryPoolFactory<byte>>(TransportBlockPoolFactory.Default);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
@@ -150,7 +160,19 @@ public sealed class TrussServer : IAsyncDisposable
         }
 
         await using var server = Create(settings, createModel);
-        await server.StartAsync().ConfigureAwait(false);
+        try
+        {
+            await server.StartAsync().ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException)
+        {
+            // Kestrel could not bind (port taken, a privileged port, an address this host lacks): one clear line and
+            // an exit code, not an unhandled exception's stack trace on stderr.
+            server._logger.Fatal("Could not listen on {Host}:{Port}: {Reason}",
+                settings.Host ?? settings.Config.Server.Host, settings.Port, e.Message);
+            return ListenFailedExitCode;
+        }
+
         return await server.WaitForShutdownAsync().ConfigureAwait(false);
     }
 

@@ -10,7 +10,8 @@ namespace Truss.Server.Logging;
 /// Builds the server's Serilog pipeline. By default one JSON object per line with the keys truss's JSON logs use
 /// (<c>asctime</c>, <c>levelname</c>, <c>message</c>, <c>exc_info</c>, <c>request_id</c>) plus every structured
 /// property (elapsed times, status codes); a human-readable console format when <c>DISABLE_JSON_LOGGING</c> is set,
-/// as in truss. Console output goes through an async sink so that logging never blocks a request.
+/// as in truss. Standard output is written in batches from a background thread (<see cref="BatchedLogSink"/>), so
+/// logging never blocks a request and costs a busy server one write per batch rather than one per line.
 /// </summary>
 public static class TrussLogging
 {
@@ -36,18 +37,21 @@ public static class TrussLogging
     /// Creates the logger. <paramref name="output"/> replaces the console (tests capture lines this way); it is
     /// written synchronously so a test sees every line as soon as the call that logged it returns.
     /// </summary>
-    public static Serilog.Core.Logger CreateLogger(bool json, bool debug, TextWriter? output = null)
-    {
-        var configuration = new LoggerConfiguration()
+    public static Serilog.Core.Logger CreateLogger(bool json, bool debug, TextWriter? output = null) =>
+        output is not null
+            ? Configure(debug).WriteTo.Sink(new TextWriterSink(CreateFormatter(json), output)).CreateLogger()
+            : CreateLogger(json, debug, Console.OpenStandardOutput(), BatchedLogSink.DefaultDelay);
+
+    /// <summary>The server's logger: lines go to <paramref name="standardOutput"/> in batches (see <see cref="BatchedLogSink"/>).</summary>
+    internal static Serilog.Core.Logger CreateLogger(bool json, bool debug, Stream standardOutput, TimeSpan batchDelay) =>
+        Configure(debug).WriteTo.Sink(new BatchedLogSink(CreateFormatter(json), standardOutput, batchDelay)).CreateLogger();
+
+    private static LoggerConfiguration Configure(bool debug) =>
+        new LoggerConfiguration()
             .MinimumLevel.Is(debug ? LogEventLevel.Debug : LogEventLevel.Information)
             .MinimumLevel.Override("Microsoft.AspNetCore", LogEventLevel.Warning)
             .MinimumLevel.Override("Microsoft.Hosting.Lifetime", LogEventLevel.Information)
             .Enrich.FromLogContext();
-        var formatter = CreateFormatter(json);
-        return output is not null
-            ? configuration.WriteTo.Sink(new TextWriterSink(formatter, output)).CreateLogger()
-            : configuration.WriteTo.Async(sink => sink.Console(formatter)).CreateLogger();
-    }
 
     /// <summary>Creates the logger a config produces.</summary>
     public static Serilog.Core.Logger CreateLogger(TrussConfig? config, Func<string, string?> environment, TextWriter? output = null) =>

@@ -48,4 +48,32 @@ public class ServeCommandTests
         Assert.That(exitCode, Is.Zero);
         Assert.That(output.ToString(), Does.Contain("serve"));
     }
+
+    [Test]
+    public async Task Run_PortAlreadyInUse_LogsOneLineAndExitsWithListenFailed()
+    {
+        // A loopback port this test holds, so the server's bind must fail.
+        using var holder = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        holder.Start();
+        var port = ((System.Net.IPEndPoint)holder.LocalEndpoint).Port;
+        using var log = new LogCapture();
+        var settings = new TrussServerSettings(global::Truss.Server.Configuration.TrussConfig.Parse(new StringReader("model_name: test\n"), TestContext.CurrentContext.WorkDirectory))
+        {
+            Host = "127.0.0.1",
+            Port = port,
+            LogOutput = log,
+        };
+        var created = false;
+
+        var exitCode = await TrussServer.RunAsync(settings, _ => { created = true; return new FakeModel(); }).WaitAsync(TimeSpan.FromSeconds(60));
+
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(exitCode, Is.EqualTo(TrussServer.ListenFailedExitCode));
+            Assert.That(created, Is.False, "the model is not built when the server cannot listen");
+            var fatal = log.JsonLines().Where(l => l.GetProperty("levelname").GetString() == "CRITICAL").ToList();
+            Assert.That(fatal, Has.Count.EqualTo(1));
+            Assert.That(fatal[0].GetProperty("message").GetString(), Does.StartWith($"Could not listen on 127.0.0.1:{port}: ").And.Contain("address already in use"));
+        }
+    }
 }
