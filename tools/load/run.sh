@@ -65,7 +65,7 @@ case "$SECONDS_PER_TURN" in ''|*[!0-9]*) echo "--duration takes whole seconds, l
 
 # The harness answers "SECONDS TAG" lines on its stdin with its measurement lines (InProcessPipeline --slices).
 FIFO_IN=$OUT/harness.in FIFO_OUT=$OUT/harness.out
-rm -f "$FIFO_IN" "$FIFO_OUT"; mkfifo "$FIFO_IN" "$FIFO_OUT"
+rm -f "$FIFO_IN" "$FIFO_OUT" "$OUT/harness.other"; mkfifo "$FIFO_IN" "$FIFO_OUT"
 SERVER_PID= HARNESS_PID=
 cleanup() {
   [ -n "$SERVER_PID" ] && { kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; }
@@ -78,15 +78,22 @@ taskset -c "$SERVER_CPU" "$HARNESS" inproc --config "$CONFIG" "${MODEL_ARGS[@]}"
 HARNESS_PID=$!
 exec 3> "$FIFO_IN" 4< "$FIFO_OUT"
 read -r -t 600 ready <&4 || { echo "the in-process harness did not start; see $OUT/harness.err" >&2; exit 1; }
-[ "$ready" = '{"stage": "ready"}' ] || { echo "unexpected harness output: $ready" >&2; exit 1; }
+until [ "$ready" = '{"stage": "ready"}' ]; do
+  printf '%s\n' "$ready" >> "$OUT/harness.other"
+  read -r -t 600 ready <&4 || { echo "the in-process harness did not start; see $OUT/harness.err" >&2; exit 1; }
+done
 
-# Measures the in-process pipeline for one turn: two lines (engine and model level), tagged with the round.
+# Measures the in-process pipeline for one turn: two lines (engine and model level), tagged with the round. Any
+# other output of the harness goes to $OUT/harness.other, not into the results.
 inproc_turn() {
-  local line
+  local line got=0
   echo "$SECONDS_PER_TURN $1" >&3
-  for _ in 1 2; do
+  while (( got < 2 )); do
     read -r -t 600 line <&4 || { echo "the in-process harness stopped; see $OUT/harness.err" >&2; exit 1; }
-    printf '%s\n' "$line" | tee -a "$OUT/load.jsonl"
+    case "$line" in
+      '{"stage":"inproc_'*) printf '%s\n' "$line" | tee -a "$OUT/load.jsonl"; got=$((got + 1)) ;;
+      *) printf '%s\n' "$line" >> "$OUT/harness.other" ;;
+    esac
   done
 }
 
@@ -130,7 +137,9 @@ kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
 SERVER_PID=
 # End of input: the harness prints its label-cache line and exits.
 exec 3>&-
-while read -r -t 600 line <&4; do printf '%s\n' "$line" | tee -a "$OUT/load.jsonl"; done
+while read -r -t 600 line <&4; do
+  case "$line" in '{'*) printf '%s\n' "$line" | tee -a "$OUT/load.jsonl" ;; *) printf '%s\n' "$line" >> "$OUT/harness.other" ;; esac
+done
 exec 4<&-
 wait "$HARNESS_PID"
 HARNESS_PID=
