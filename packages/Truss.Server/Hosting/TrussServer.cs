@@ -82,7 +82,7 @@ public sealed class TrussServer : IAsyncDisposable
         builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = options.ShutdownTimeout);
         builder.Services.AddSingleton(options);
         // Kestrel's socket transport reads into blocks from this factory's pools (see TransportBlockPool for why).
-        builder.Services.AddSingleton<IMemoryPoolFactory<byte>>(TransportBlockPoolFactory.Default);
+        builder.Services.AddSingleton<IMemoryPoolFactory<byte>>(new TransportBlockPoolFactory());
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
