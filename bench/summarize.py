@@ -101,15 +101,14 @@ def main(out):
             if r.get("round"):
                 by_round.setdefault(r["round"], {})[r["stage"]] = r
         out_ = {}
-        for tag, pair in by_round.items():
+        for pair in by_round.values():
             h, e, m = pair.get("http"), pair.get("inproc_engine"), pair.get("inproc_model")
             if h and e:
                 out_.setdefault(h["connections"], []).append((h, e, m))
         summary = {}
+        med = statistics.median
         for c, pairs in out_.items():
-            med = lambda xs: statistics.median(xs)
             summary[c] = {
-                "rounds": len(pairs),
                 "ratio": med([h["req_per_s"] / e["req_per_s"] for h, e, _ in pairs]),
                 "ratios": " / ".join(f"{h['req_per_s'] / e['req_per_s']:.0%}" for h, e, _ in pairs),
                 "http": med([h["req_per_s"] for h, _, _ in pairs]),

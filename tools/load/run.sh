@@ -77,14 +77,15 @@ taskset -c "$SERVER_CPU" "$HARNESS" inproc --config "$CONFIG" "${MODEL_ARGS[@]}"
   --warmup-seconds "$WARMUP" --slices < "$FIFO_IN" > "$FIFO_OUT" 2> "$OUT/harness.err" &
 HARNESS_PID=$!
 exec 3> "$FIFO_IN" 4< "$FIFO_OUT"
+# Anything the harness prints besides its result lines goes to $OUT/harness.other, not into the results.
+other_output() { printf '%s\n' "$1" >> "$OUT/harness.other"; }
 read -r -t 600 ready <&4 || { echo "the in-process harness did not start; see $OUT/harness.err" >&2; exit 1; }
 until [ "$ready" = '{"stage": "ready"}' ]; do
-  printf '%s\n' "$ready" >> "$OUT/harness.other"
+  other_output "$ready"
   read -r -t 600 ready <&4 || { echo "the in-process harness did not start; see $OUT/harness.err" >&2; exit 1; }
 done
 
-# Measures the in-process pipeline for one turn: two lines (engine and model level), tagged with the round. Any
-# other output of the harness goes to $OUT/harness.other, not into the results.
+# Measures the in-process pipeline for one turn: two lines (engine and model level), tagged with the round.
 inproc_turn() {
   local line got=0
   echo "$SECONDS_PER_TURN $1" >&3
@@ -92,7 +93,7 @@ inproc_turn() {
     read -r -t 600 line <&4 || { echo "the in-process harness stopped; see $OUT/harness.err" >&2; exit 1; }
     case "$line" in
       '{"stage":"inproc_'*) printf '%s\n' "$line" | tee -a "$OUT/load.jsonl"; got=$((got + 1)) ;;
-      *) printf '%s\n' "$line" >> "$OUT/harness.other" ;;
+      *) other_output "$line" ;;
     esac
   done
 }
@@ -138,7 +139,7 @@ SERVER_PID=
 # End of input: the harness prints its label-cache line and exits.
 exec 3>&-
 while read -r -t 600 line <&4; do
-  case "$line" in '{'*) printf '%s\n' "$line" | tee -a "$OUT/load.jsonl" ;; *) printf '%s\n' "$line" >> "$OUT/harness.other" ;; esac
+  case "$line" in '{'*) printf '%s\n' "$line" | tee -a "$OUT/load.jsonl" ;; *) other_output "$line" ;; esac
 done
 exec 4<&-
 wait "$HARNESS_PID"

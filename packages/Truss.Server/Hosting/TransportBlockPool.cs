@@ -23,9 +23,9 @@ namespace Truss.Server.Hosting;
 /// Kestrel's <c>WaitForDataBeforeAllocatingBuffer</c> stays on: turning it off saved a few more per cent in the same
 /// A/B, but then every connection would hold a block from the moment it is accepted, also one that never sends a
 /// byte (10,000 of those: 640 MB). With it on, a connection rents blocks only when bytes arrive; the one cost of the
-/// larger size is that Kestrel's input pipe can keep the last
-/// block of a request on an idle connection (when the request's end was consumed while the socket loop was still
-/// writing; 9 of 16 idle connections in a test with 4 KiB blocks, up to 15 of 16 with 64 KiB ones), so an idle
+/// larger size is that Kestrel's input pipe can keep the last block of a request on an idle connection (when the
+/// request's end was consumed while the socket loop was still writing; 9 of 16 idle connections in a test with
+/// 4 KiB blocks, up to 15 of 16 with 64 KiB ones), so an idle
 /// keep-alive connection costs up to 64 KiB instead of 4 KiB until its next request or its close (Kestrel closes
 /// idle connections after its keep-alive timeout, 130 s). Blocks are pinned (allocated on the pinned object heap, as
 /// Kestrel's are, since sockets read into them) and kept for reuse up to <see cref="MaxRetainedBlocks"/> (16 MiB at
