@@ -80,6 +80,7 @@ internal sealed record ClipSettings(ClipEngineOptions Engine, RequestLimits Limi
                 PromptTemplates = clip.GetStringList("prompt_templates") ?? [],
                 LabelCacheCapacity = clip.GetInt32("label_cache_size", 10_000, min: 0),
                 FastJpegDecode = image.GetBoolean("fast_jpeg_decode", false),
+                PreprocessThreads = execution.GetInt32("preprocess_threads", 0, min: 0, max: 1024),
                 Batching = batching.GetBoolean("enabled", true)
                     ? new global::Clip.Batching.BatchingOptions
                     {

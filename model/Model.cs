@@ -55,14 +55,15 @@ public sealed class Model : ITrussModel, IUtf8TextInputModel, IEmbeddingsModel, 
     {
         var classifier = _classifier ?? throw new InvalidOperationException("Predict before Load; this is a bug.");
         var request = PredictRequest.Parse(input, _settings.Limits);
-        var images = await LoadImagesAsync(classifier, request.Images, cancellationToken);
+        var (images, slot) = await LoadImagesAsync(classifier, request.Images, cancellationToken);
         try
         {
-            var probabilities = await classifier.ClassifyAsync(images, request.Labels, request.Templates, cancellationToken);
+            var probabilities = await classifier.ClassifyAsync(images, request.Labels, request.Templates, cancellationToken, slot);
             return PredictResponse.Create(request.Labels, probabilities, request.TopK);
         }
         finally
         {
+            slot.Dispose();
             DisposeAll(images);
         }
     }
@@ -81,13 +82,14 @@ public sealed class Model : ITrussModel, IUtf8TextInputModel, IEmbeddingsModel, 
         long promptTokens = 0;
         if (request.Images is { } sources)
         {
-            var images = await LoadImagesAsync(classifier, sources, cancellationToken);
+            var (images, slot) = await LoadImagesAsync(classifier, sources, cancellationToken);
             try
             {
-                vectors = await classifier.EmbedImagesAsync(images, cancellationToken);
+                vectors = await classifier.EmbedImagesAsync(images, cancellationToken, slot);
             }
             finally
             {
+                slot.Dispose();
                 DisposeAll(images);
             }
 
@@ -114,30 +116,69 @@ public sealed class Model : ITrussModel, IUtf8TextInputModel, IEmbeddingsModel, 
     }
 
     /// <summary>
-    /// Fetches and decodes every image of a request: URLs download concurrently; pixels and base64 decode on this
-    /// thread. On failure nothing is left undisposed; on success the caller disposes the images.
+    /// Fetches every image URL of a request concurrently, then takes one of the engine's preprocessing slots and
+    /// decodes every image on this thread: a slow download holds no slot, and the engine gives the slot back once it
+    /// has preprocessed the images (<see cref="ZeroShotClassifier.ClassifyAsync"/>). On failure nothing is left
+    /// undisposed or held; on success the caller disposes the images and, if the engine has not, the slot.
     /// </summary>
-    private async Task<RgbImage[]> LoadImagesAsync(ZeroShotClassifier classifier, IReadOnlyList<ImageSource> sources, CancellationToken cancellationToken)
+    private async Task<(RgbImage[] Images, PreprocessingSlot Slot)> LoadImagesAsync(
+        ZeroShotClassifier classifier, IReadOnlyList<ImageSource> sources, CancellationToken cancellationToken)
     {
+        var downloads = await FetchAllAsync(sources, cancellationToken);
+        var slot = await classifier.PreprocessingSlots.EnterAsync(cancellationToken);
         var images = new RgbImage?[sources.Count];
         try
         {
-            var loads = new Task[images.Length];
             for (var i = 0; i < images.Length; i++)
             {
-                loads[i] = LoadAsync(classifier, sources[i], images, i, cancellationToken);
+                var source = sources[i];
+                images[i] = source switch
+                {
+                    { Url: not null } => Decode(classifier, downloads![i], source.Field),
+                    { Inline: { } inline } => inline.Decode(bytes => Decode(classifier, bytes, source.Field)),
+                    _ => PixelArray.ToImage(source.Pixels, classifier.Decoder.Options.MaxPixels, classifier.Decoder.Options.AlphaMode, source.Field),
+                };
             }
 
-            // WhenAll waits for every load, also after one fails, so no load is still writing below.
-            await Task.WhenAll(loads);
-            cancellationToken.ThrowIfCancellationRequested();
-            return images!;
+            return ((RgbImage[])images!, slot);
         }
         catch
         {
+            slot.Dispose();
             DisposeAll(images);
             throw;
         }
+    }
+
+    /// <summary>The bytes behind each URL source, fetched concurrently (null entries elsewhere); null when there are none.</summary>
+    private async Task<byte[]?[]?> FetchAllAsync(IReadOnlyList<ImageSource> sources, CancellationToken cancellationToken)
+    {
+        Task<byte[]>?[]? fetches = null;
+        List<Task>? started = null;
+        for (var i = 0; i < sources.Count; i++)
+        {
+            if (sources[i].Url is { } url)
+            {
+                fetches ??= new Task<byte[]>?[sources.Count];
+                (started ??= []).Add(fetches[i] = _fetcher.FetchAsync(url, cancellationToken, sources[i].Field));
+            }
+        }
+
+        if (fetches is null || started is null)
+        {
+            return null;
+        }
+
+        // WhenAll waits for every fetch, also after one fails, so none is left running when the request ends.
+        await Task.WhenAll(started);
+        cancellationToken.ThrowIfCancellationRequested();
+        var downloads = new byte[]?[sources.Count];
+        for (var i = 0; i < downloads.Length; i++)
+        {
+            downloads[i] = fetches[i]?.Result;
+        }
+
+        return downloads;
     }
 
     private static void DisposeAll(RgbImage?[] images)
@@ -146,16 +187,6 @@ public sealed class Model : ITrussModel, IUtf8TextInputModel, IEmbeddingsModel, 
         {
             image?.Dispose();
         }
-    }
-
-    private async Task LoadAsync(ZeroShotClassifier classifier, ImageSource source, RgbImage?[] images, int index, CancellationToken cancellationToken)
-    {
-        images[index] = source switch
-        {
-            { Url: { } url } => Decode(classifier, await _fetcher.FetchAsync(url, cancellationToken, source.Field), source.Field),
-            { Inline: { } inline } => inline.Decode(bytes => Decode(classifier, bytes, source.Field)),
-            _ => PixelArray.ToImage(source.Pixels, classifier.Decoder.Options.MaxPixels, classifier.Decoder.Options.AlphaMode, source.Field),
-        };
     }
 
     private static RgbImage Decode(ZeroShotClassifier classifier, ReadOnlySpan<byte> bytes, string field)

@@ -61,6 +61,25 @@ public sealed record ClipEngineOptions
     /// </summary>
     public bool FastJpegDecode { get; init; }
 
+    /// <summary>
+    /// How many requests decode and preprocess images at the same time in the asynchronous (server) paths, each on
+    /// its own thread (see <see cref="Imaging.PreprocessingSlots"/>); 0 (default) sets no bound of its own, so the
+    /// server's <c>predict_concurrency</c> is the bound. The synchronous methods
+    /// (<see cref="ZeroShotClassifier.Classify"/>, <see cref="ZeroShotClassifier.EmbedImages"/>) are not bounded by it.
+    /// </summary>
+    /// <remarks>
+    /// Not bounded by default because a bound cost throughput where it was measured (docs/benchmarks.md: one slot on
+    /// a one-core server with <c>predict_concurrency</c> 4, −3 % at 8 connections and −6 % at 32): a request that
+    /// waits for a slot resumes on another thread, and batches form later. A bound pays off where
+    /// <c>predict_concurrency</c> is set far above the core count (to fill GPU batches, say): it keeps the decoders
+    /// from time-slicing the cores and bounds the decoded images held in memory at once.
+    /// </remarks>
+    public int PreprocessThreads
+    {
+        get;
+        init => field = value >= 0 ? value : throw new ArgumentOutOfRangeException(nameof(PreprocessThreads), value, "Must be ≥ 0.");
+    }
+
     /// <summary>How many prompt embeddings the label cache keeps (0 disables it).</summary>
     public int LabelCacheCapacity
     {

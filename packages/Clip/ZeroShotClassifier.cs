@@ -39,7 +39,9 @@ public sealed class ZeroShotClassifier : IDisposable
         _labelCache = new LabelEmbeddingCache(options.LabelCacheCapacity);
         _modelId = model.Descriptor.ModelDirectory + "#" + model.Descriptor.Layout;
         var batching = model.Descriptor.Image.FixedBatchSize is null ? options.Batching : null;
-        _metrics = new ClipMetrics(meterFactory, _labelCache, batching is null ? null : () => _batcher!.QueuedRequests);
+        PreprocessingSlots = new PreprocessingSlots(options.PreprocessThreads > 0 ? options.PreprocessThreads : PreprocessingSlots.Unbounded);
+        _metrics = new ClipMetrics(
+            meterFactory, _labelCache, batching is null ? null : () => _batcher!.QueuedRequests, () => PreprocessingSlots.Waiting);
         var decode = options.Decode;
         Decoder = new ImageDecoder(options.FastJpegDecode
             ? new ImageDecodeOptions(decode.MaxPixels, decode.MaxWidth, decode.MaxHeight, decode.ApplyExifOrientation, decode.AlphaMode)
@@ -59,6 +61,13 @@ public sealed class ZeroShotClassifier : IDisposable
 
     /// <summary>The dynamic batcher, when batching is on and the image tower allows it.</summary>
     public ImageBatcher? Batcher => _batcher;
+
+    /// <summary>
+    /// Bounds the requests that decode and preprocess at the same time (<see cref="ClipEngineOptions.PreprocessThreads"/>):
+    /// <see cref="ClassifyAsync"/> and <see cref="EmbedImagesAsync"/> preprocess while holding a slot, and a caller
+    /// that also decodes takes one first and hands it to them.
+    /// </summary>
+    public PreprocessingSlots PreprocessingSlots { get; }
 
     /// <summary>The options this engine was loaded with.</summary>
     public ClipEngineOptions Options { get; }
@@ -140,19 +149,32 @@ public sealed class ZeroShotClassifier : IDisposable
     }
 
     /// <summary>
-    /// <see cref="Classify"/> for the server: preprocessing runs on the caller's thread (so it is parallel across
-    /// requests) and the image tower run joins other requests' in a dynamic batch when batching is on.
+    /// <see cref="Classify"/> for the server: preprocessing runs on the caller's thread while it holds one of the
+    /// <see cref="PreprocessingSlots"/> (so it is parallel across requests, up to their count), and the image tower
+    /// run joins other requests' in a dynamic batch when batching is on.
     /// </summary>
+    /// <param name="images">The decoded images.</param>
+    /// <param name="labels">The labels to score.</param>
+    /// <param name="templates">Overrides <see cref="ClipEngineOptions.PromptTemplates"/> for this call when not null.</param>
+    /// <param name="cancellationToken">Cancels the wait for a slot or for the image tower.</param>
+    /// <param name="slot">
+    /// A slot the caller took (for instance before decoding the images), which this call gives back once the images
+    /// are preprocessed, also on failure; null takes one here.
+    /// </param>
     public async Task<float[][]> ClassifyAsync(
-        IReadOnlyList<RgbImage> images, IReadOnlyList<string> labels, IReadOnlyList<string>? templates, CancellationToken cancellationToken)
+        IReadOnlyList<RgbImage> images,
+        IReadOnlyList<string> labels,
+        IReadOnlyList<string>? templates,
+        CancellationToken cancellationToken,
+        PreprocessingSlot? slot = null)
     {
-        if (_batcher is null || images.Count == 0)
+        if (labels.Count == 0)
         {
-            return Classify(images, labels, templates);
+            slot?.Dispose();
+            throw new ArgumentOutOfRangeException(nameof(labels), "At least one label is needed.");
         }
 
-        ArgumentOutOfRangeException.ThrowIfZero(labels.Count);
-        var imageEmbeddings = await EmbedImagesAsync(images, cancellationToken).ConfigureAwait(false);
+        var imageEmbeddings = await EmbedImagesAsync(images, cancellationToken, slot).ConfigureAwait(false);
         var labelEmbeddings = new float[labels.Count * EmbeddingDim];
         EmbedLabels(labels, templates ?? Options.PromptTemplates, labelEmbeddings);
         return Score(imageEmbeddings, labelEmbeddings, labels.Count);
@@ -160,41 +182,75 @@ public sealed class ZeroShotClassifier : IDisposable
 
     /// <summary>
     /// <see cref="EmbedImages"/> for the server: L2-normalized image embeddings, row-major [images, dim].
-    /// Preprocessing runs on the caller's thread and the image tower run joins other requests' in a dynamic batch
-    /// when batching is on (otherwise the tower runs here, synchronously).
+    /// Preprocessing runs on the caller's thread while it holds one of the <see cref="PreprocessingSlots"/>; the
+    /// image tower run then joins other requests' in a dynamic batch when batching is on (otherwise the tower runs
+    /// here, synchronously, after the slot is given back).
     /// </summary>
-    public async Task<float[]> EmbedImagesAsync(IReadOnlyList<RgbImage> images, CancellationToken cancellationToken)
+    /// <param name="images">The decoded images.</param>
+    /// <param name="cancellationToken">Cancels the wait for a slot or for the image tower.</param>
+    /// <param name="slot">
+    /// A slot the caller took, which this call gives back once the images are preprocessed, also on failure; null
+    /// takes one here.
+    /// </param>
+    public async Task<float[]> EmbedImagesAsync(IReadOnlyList<RgbImage> images, CancellationToken cancellationToken, PreprocessingSlot? slot = null)
     {
         var dim = EmbeddingDim;
-        if (_batcher is null || images.Count == 0)
+        if (images.Count == 0)
         {
-            var embeddings = new float[images.Count * dim];
-            EmbedImages(images, embeddings);
-            return embeddings;
+            slot?.Dispose();
+            return [];
         }
 
         var tensorLength = _preprocessor.TensorLength;
         var pixels = ArrayPool<float>.Shared.Rent(images.Count * tensorLength);
-        float[] imageEmbeddings;
-
-        // A batch being filled waits for this request while it preprocesses (see ImageBatcher.Announce).
-        using var announcement = _batcher.Announce();
         try
         {
-            for (var i = 0; i < images.Count; i++)
+            // A batch being filled waits for this request while it preprocesses (see ImageBatcher.Announce), so the
+            // announcement starts only once the request holds a slot and is really preprocessing.
+            ImageBatcher.Announcement? announcement;
+            try
             {
-                Preprocess(images[i], pixels.AsSpan(i * tensorLength, tensorLength));
+                slot ??= await PreprocessingSlots.EnterAsync(cancellationToken).ConfigureAwait(false);
+                announcement = _batcher?.Announce();
+                try
+                {
+                    for (var i = 0; i < images.Count; i++)
+                    {
+                        Preprocess(images[i], pixels.AsSpan(i * tensorLength, tensorLength));
+                    }
+                }
+                catch
+                {
+                    announcement?.Dispose();
+                    throw;
+                }
+            }
+            finally
+            {
+                slot?.Dispose();
             }
 
-            imageEmbeddings = await _batcher.EncodeAsync(pixels, images.Count, cancellationToken, announcement).ConfigureAwait(false);
+            float[] embeddings;
+            if (announcement is null)
+            {
+                embeddings = new float[images.Count * dim];
+                EncodeImages(pixels.AsSpan(0, images.Count * tensorLength), images.Count, embeddings);
+            }
+            else
+            {
+                using (announcement)
+                {
+                    embeddings = await _batcher!.EncodeAsync(pixels, images.Count, cancellationToken, announcement).ConfigureAwait(false);
+                }
+            }
+
+            NormalizeRows(embeddings, dim);
+            return embeddings;
         }
         finally
         {
             ArrayPool<float>.Shared.Return(pixels);
         }
-
-        NormalizeRows(imageEmbeddings, dim);
-        return imageEmbeddings;
     }
 
     /// <summary>Probabilities over the labels for each image row of <paramref name="imageEmbeddings"/>.</summary>

@@ -4,6 +4,7 @@ using Clip.Imaging;
 using Clip.Inference;
 using Microsoft.Extensions.Logging.Abstractions;
 using Truss.Clip.Tests.Clip.Inference;
+using Truss.Clip.Tests.Support;
 
 namespace Truss.Clip.Tests.Clip;
 
@@ -193,6 +194,94 @@ public class ZeroShotClassifierTests
         Assert.That(classifier.Batcher, batching ? Is.Not.Null : Is.Null);
         Assert.That(embeddings, Is.EqualTo(expected).Within(1e-6));
         Assert.That(embeddings.Take(classifier.EmbeddingDim).Sum(v => v * v), Is.EqualTo(1f).Within(1e-5), "unit norm");
+    }
+
+    [Test]
+    public void PreprocessThreads_SetsTheSlotCount_ZeroMeaningUnbounded()
+    {
+        using var byDefault = Load(ModelFixtures.Split);
+        using var three = Load(ModelFixtures.Split, o => o with { PreprocessThreads = 3 });
+
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(byDefault.PreprocessingSlots.Count, Is.EqualTo(PreprocessingSlots.Unbounded));
+            Assert.That(three.PreprocessingSlots.Count, Is.EqualTo(3));
+            Assert.That(() => new ClipEngineOptions { Model = new ClipModelOptions { ModelDirectory = ModelFixtures.Split }, PreprocessThreads = -1 },
+                Throws.InstanceOf<ArgumentOutOfRangeException>());
+        }
+    }
+
+    [TestCase(true)]
+    [TestCase(false)]
+    public async Task ClassifyAsync_AllSlotsHeld_WaitsForOne_ThenGivesItBack(bool batching)
+    {
+        using var classifier = Load(ModelFixtures.Split, o => o with
+        {
+            PreprocessThreads = 1,
+            Batching = batching ? new global::Clip.Batching.BatchingOptions() : null,
+        });
+        using var image = Image(8);
+        var expected = classifier.Classify([image], Labels);
+        var held = await classifier.PreprocessingSlots.EnterAsync(CancellationToken.None);
+
+        var classifying = classifier.ClassifyAsync([image], Labels, null, CancellationToken.None);
+        Assert.That(await Poll.UntilAsync(() => classifier.PreprocessingSlots.Waiting == 1), Is.True, "it waits for the slot");
+
+        Assert.That(classifying.IsCompleted, Is.False, "it may not preprocess while the only slot is held");
+        held.Dispose();
+        var probabilities = await classifying.WaitAsync(TimeSpan.FromSeconds(30));
+
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(probabilities[0], Is.EqualTo(expected[0]).Within(1e-6));
+            Assert.That(classifier.PreprocessingSlots.Busy, Is.Zero, "its own slot was given back");
+            Assert.That(classifier.PreprocessingSlots.Waiting, Is.Zero);
+        }
+    }
+
+    [Test]
+    public async Task ClassifyAsync_CallersSlot_IsGivenBack_OnSuccessAndOnFailure()
+    {
+        using var classifier = Load(ModelFixtures.Split, o => o with { PreprocessThreads = 1 });
+        using var image = Image(9);
+
+        var slot = await classifier.PreprocessingSlots.EnterAsync(CancellationToken.None);
+        await classifier.ClassifyAsync([image], Labels, null, CancellationToken.None, slot);
+        var failing = await classifier.PreprocessingSlots.EnterAsync(CancellationToken.None);
+        var noLabels = classifier.ClassifyAsync([image], [], null, CancellationToken.None, failing);
+        var empty = await classifier.PreprocessingSlots.EnterAsync(CancellationToken.None);
+        var noImages = await classifier.EmbedImagesAsync([], CancellationToken.None, empty);
+
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(slot.IsHeld, Is.False);
+            Assert.That(async () => await noLabels, Throws.InstanceOf<ArgumentOutOfRangeException>());
+            Assert.That(failing.IsHeld, Is.False);
+            Assert.That(noImages, Is.Empty);
+            Assert.That(empty.IsHeld, Is.False);
+            Assert.That(classifier.PreprocessingSlots.Busy, Is.Zero);
+        }
+    }
+
+    [Test]
+    public async Task EmbedImagesAsync_CancelledWhileWaitingForASlot_Throws_AndHoldsNothing()
+    {
+        using var classifier = Load(ModelFixtures.Split, o => o with { PreprocessThreads = 1, Batching = new global::Clip.Batching.BatchingOptions() });
+        using var image = Image(10);
+        var held = await classifier.PreprocessingSlots.EnterAsync(CancellationToken.None);
+        using var cancellation = new CancellationTokenSource();
+
+        var embedding = classifier.EmbedImagesAsync([image], cancellation.Token);
+        Assert.That(await Poll.UntilAsync(() => classifier.PreprocessingSlots.Waiting == 1), Is.True, "it waits for the slot");
+        await cancellation.CancelAsync();
+
+        Assert.That(async () => await embedding, Throws.InstanceOf<OperationCanceledException>());
+        held.Dispose();
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(classifier.PreprocessingSlots.Busy, Is.Zero);
+            Assert.That(classifier.Batcher!.Announced, Is.Zero, "it never announced itself to the batcher");
+        }
     }
 
     [Test]

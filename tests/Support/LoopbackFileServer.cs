@@ -88,6 +88,23 @@ public sealed class LoopbackFileServer : IAsyncDisposable
         return new Uri(BaseAddress, path).ToString();
     }
 
+    /// <summary>
+    /// Serves <paramref name="body"/> at <paramref name="path"/> only once <paramref name="release"/> completes; each
+    /// request arriving completes <paramref name="requested"/> first, so a test knows a download is under way.
+    /// </summary>
+    public string ServeWhenReleased(string path, byte[] body, TaskCompletionSource requested, Task release, string contentType = "image/png")
+    {
+        _routes[path] = async context =>
+        {
+            requested.TrySetResult();
+            await release.WaitAsync(context.RequestAborted);
+            context.Response.ContentType = contentType;
+            context.Response.ContentLength = body.Length;
+            await context.Response.Body.WriteAsync(body);
+        };
+        return new Uri(BaseAddress, path).ToString();
+    }
+
     /// <summary>Sends headers, then never finishes the body (until the server stops).</summary>
     public string ServeStall(string path)
     {

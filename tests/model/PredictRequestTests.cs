@@ -147,7 +147,21 @@ public class ClipSettingsTests
             Assert.That(settings.Engine.FastJpegDecode, Is.False);
             Assert.That(settings.Engine.Decode.JpegDecoder, Is.EqualTo(global::Clip.Imaging.JpegDecoder.Auto));
             Assert.That(settings.Engine.LogitScale, Is.EqualTo(100f));
+            Assert.That(settings.Engine.PreprocessThreads, Is.Zero, "no bound of its own");
             Assert.That(settings.Limits, Is.EqualTo(new RequestLimits(1000, 1000, 32, 16, MaxEmbeddingInputs: 2048, MaxEmbeddingInputLength: 32768)));
+        }
+    }
+
+    [Test]
+    public void From_ExecutionThreads_AreRead()
+    {
+        var settings = Parse("model_metadata:\n  clip:\n    execution:\n      intra_op_threads: 3\n      inter_op_threads: 2\n      preprocess_threads: 5\n");
+
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(settings.Engine.Model.IntraOpThreads, Is.EqualTo(3));
+            Assert.That(settings.Engine.Model.InterOpThreads, Is.EqualTo(2));
+            Assert.That(settings.Engine.PreprocessThreads, Is.EqualTo(5));
         }
     }
 
@@ -198,6 +212,7 @@ public class ClipSettingsTests
     [TestCase("model_metadata:\n  clip:\n    execution:\n      device: tpu\n", "model_metadata.clip.execution.device must be one of auto, cpu, cuda")]
     [TestCase("model_metadata:\n  clip:\n    prompt_templates: [\"a photo\"]\n", "model_metadata.clip: The prompt template \"a photo\" must contain exactly one {}")]
     [TestCase("model_metadata:\n  clip:\n    batching:\n      max_batch_size: 0\n", "model_metadata.clip.batching.max_batch_size must be an integer between 1 and 1024")]
+    [TestCase("model_metadata:\n  clip:\n    execution:\n      preprocess_threads: -1\n", "model_metadata.clip.execution.preprocess_threads must be an integer between 0 and 1024")]
     [TestCase("model_metadata:\n  clip:\n    limits:\n      max_embedding_inputs: 0\n", "model_metadata.clip.limits.max_embedding_inputs must be an integer between 1 and 100000")]
     [TestCase("model_metadata:\n  clip:\n    limits:\n      max_embedding_input_length: many\n", "model_metadata.clip.limits.max_embedding_input_length must be an integer")]
     public void From_BadValue_NamesTheKey(string yaml, string message) =>

@@ -21,6 +21,8 @@ namespace Clip.Diagnostics;
 /// batching on, image-tower runs hold several requests' images [<c>truss_clip_batch_size</c>].</item>
 /// <item><c>batcher.queue_depth</c>: requests waiting for the dynamic batcher, only when batching is active
 /// [<c>truss_clip_batcher_queue_depth</c>].</item>
+/// <item><c>preprocess.waiting</c>: requests waiting for one of the engine's preprocessing slots
+/// (<see cref="Imaging.PreprocessingSlots"/>) [<c>truss_clip_preprocess_waiting</c>].</item>
 /// <item><c>label_cache.hits</c>, <c>label_cache.misses</c> (prompts), <c>label_cache.hit_ratio</c> (since start),
 /// <c>label_cache.entries</c> [<c>truss_clip_label_cache_hits_total</c>, <c>..._misses_total</c>,
 /// <c>..._hit_ratio</c>, <c>..._entries</c>].</item>
@@ -63,7 +65,8 @@ public sealed class ClipMetrics : IDisposable
     /// <param name="meterFactory">Where the meter comes from; null makes a meter of this instance's own.</param>
     /// <param name="labelCache">The label cache whose statistics are published.</param>
     /// <param name="batcherQueueDepth">Reads the batcher's queue; null when the engine does not batch.</param>
-    internal ClipMetrics(IMeterFactory? meterFactory, LabelEmbeddingCache labelCache, Func<int>? batcherQueueDepth)
+    /// <param name="preprocessWaiting">Reads how many requests wait for a preprocessing slot; null publishes no gauge.</param>
+    internal ClipMetrics(IMeterFactory? meterFactory, LabelEmbeddingCache labelCache, Func<int>? batcherQueueDepth, Func<int>? preprocessWaiting = null)
     {
         _ownsMeter = meterFactory is null;
         _meter = meterFactory?.Create(new MeterOptions(MeterName)) ?? new Meter(MeterName);
@@ -93,6 +96,13 @@ public sealed class ClipMetrics : IDisposable
             _meter.CreateObservableGauge(
                 "batcher.queue_depth", () => Observe(batcherQueueDepth()), "{request}",
                 "Requests waiting for the dynamic batcher to take them into an image-tower run.");
+        }
+
+        if (preprocessWaiting is not null)
+        {
+            _meter.CreateObservableGauge(
+                "preprocess.waiting", () => Observe(preprocessWaiting()), "{request}",
+                "Requests waiting for a preprocessing slot (execution.preprocess_threads) before they decode and preprocess their images.");
         }
     }
 

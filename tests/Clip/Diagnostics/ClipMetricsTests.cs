@@ -91,6 +91,29 @@ public class ClipMetricsTests
     }
 
     [Test]
+    public async Task PreprocessWaiting_CountsRequestsWaitingForASlot()
+    {
+        using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        var factory = services.GetRequiredService<IMeterFactory>();
+        using var recorder = new Recorder(factory);
+        using var classifier = ZeroShotClassifier.Load(
+            new ClipEngineOptions { Model = new ClipModelOptions { ModelDirectory = ModelFixtures.Split }, PreprocessThreads = 1 },
+            NullLoggerFactory.Instance,
+            factory);
+        using var image = Image(5);
+        var held = await classifier.PreprocessingSlots.EnterAsync(CancellationToken.None);
+
+        var classifying = classifier.ClassifyAsync([image], Labels, null, CancellationToken.None);
+        Assert.That(await Poll.UntilAsync(() => classifier.PreprocessingSlots.Waiting == 1), Is.True);
+        var whileWaiting = recorder.Observe()["preprocess.waiting"];
+        held.Dispose();
+        await classifying.WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.That(whileWaiting, Is.EqualTo(1));
+        Assert.That(recorder.Observe()["preprocess.waiting"], Is.Zero);
+    }
+
+    [Test]
     public void TwoEngines_OnDifferentFactories_NeverMix()
     {
         using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();

@@ -217,7 +217,7 @@ public class TransportBlockPoolServerTests
                 return (response.StatusCode, (await response.Content.ReadAsStringAsync()).Length);
             }));
             Assert.That(answers, Has.All.EqualTo((System.Net.HttpStatusCode.OK, body.Length)));
-            await WaitUntil(() => factory.LeasedBlocks <= clients.Count);
+            await Support.Poll.UntilAsync(() => factory.LeasedBlocks <= clients.Count);
             Assert.That(factory.LeasedBlocks, Is.InRange(0, clients.Count), "idle connections hold at most one block each");
         }
         finally
@@ -225,17 +225,8 @@ public class TransportBlockPoolServerTests
             clients.ForEach(client => client.Dispose());
         }
 
-        await WaitUntil(() => factory.LeasedBlocks == 0);
+        await Support.Poll.UntilAsync(() => factory.LeasedBlocks == 0);
         Assert.That(factory.LeasedBlocks, Is.Zero, "closed connections give every block back");
-    }
-
-    private static async Task WaitUntil(Func<bool> condition)
-    {
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        while (!condition() && clock.Elapsed < TimeSpan.FromSeconds(10))
-        {
-            await Task.Delay(20);
-        }
     }
 
     private static IMemoryPoolFactory<byte> PoolFactory(Support.TestTrussServer server) =>
