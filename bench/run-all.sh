@@ -67,7 +67,8 @@ step "ViT-B/32 request, stage by stage (medians of 9, as the Python baseline)"
 "$HARNESS" breakdown 9 | tee "$OUT/breakdown.jsonl" >&2
 
 step "HTTP load test + in-process pipeline"
-tools/load/run.sh --out "$OUT/load" >&2
+# Five rounds: single rounds spread by ±8 points on a shared machine, and the table takes the median of the rounds.
+tools/load/run.sh --out "$OUT/load" --rounds 5 >&2
 
 step "diagnostic: the same at 8 connections with tiered compilation off (DOTNET_TieredCompilation=0)"
 DOTNET_TieredCompilation=0 tools/load/run.sh --out "$OUT/load-tc0" --connections 8 --rounds 2 --duration 5s >&2
