@@ -153,33 +153,30 @@ public sealed class Model : ITrussModel, IUtf8TextInputModel, IEmbeddingsModel, 
     /// <summary>The bytes behind each URL source, fetched concurrently (null entries elsewhere); null when there are none.</summary>
     private async Task<byte[]?[]?> FetchAllAsync(IReadOnlyList<ImageSource> sources, CancellationToken cancellationToken)
     {
-        Task<byte[]>?[]? fetches = null;
-        List<Task>? started = null;
+        byte[]?[]? downloads = null;
+        List<Task>? fetches = null;
         for (var i = 0; i < sources.Count; i++)
         {
-            if (sources[i].Url is { } url)
+            if (sources[i].Url is not null)
             {
-                fetches ??= new Task<byte[]>?[sources.Count];
-                (started ??= []).Add(fetches[i] = _fetcher.FetchAsync(url, cancellationToken, sources[i].Field));
+                downloads ??= new byte[]?[sources.Count];
+                (fetches ??= []).Add(FetchIntoAsync(sources[i], downloads, i, cancellationToken));
             }
         }
 
-        if (fetches is null || started is null)
+        if (fetches is null)
         {
             return null;
         }
 
         // WhenAll waits for every fetch, also after one fails, so none is left running when the request ends.
-        await Task.WhenAll(started);
+        await Task.WhenAll(fetches);
         cancellationToken.ThrowIfCancellationRequested();
-        var downloads = new byte[]?[sources.Count];
-        for (var i = 0; i < downloads.Length; i++)
-        {
-            downloads[i] = fetches[i]?.Result;
-        }
-
         return downloads;
     }
+
+    private async Task FetchIntoAsync(ImageSource source, byte[]?[] downloads, int index, CancellationToken cancellationToken) =>
+        downloads[index] = await _fetcher.FetchAsync(source.Url!, cancellationToken, source.Field);
 
     private static void DisposeAll(RgbImage?[] images)
     {

@@ -65,8 +65,8 @@ public sealed class ClipMetrics : IDisposable
     /// <param name="meterFactory">Where the meter comes from; null makes a meter of this instance's own.</param>
     /// <param name="labelCache">The label cache whose statistics are published.</param>
     /// <param name="batcherQueueDepth">Reads the batcher's queue; null when the engine does not batch.</param>
-    /// <param name="preprocessWaiting">Reads how many requests wait for a preprocessing slot; null publishes no gauge.</param>
-    internal ClipMetrics(IMeterFactory? meterFactory, LabelEmbeddingCache labelCache, Func<int>? batcherQueueDepth, Func<int>? preprocessWaiting = null)
+    /// <param name="preprocessWaiting">Reads how many requests wait for a preprocessing slot.</param>
+    internal ClipMetrics(IMeterFactory? meterFactory, LabelEmbeddingCache labelCache, Func<int>? batcherQueueDepth, Func<int> preprocessWaiting)
     {
         _ownsMeter = meterFactory is null;
         _meter = meterFactory?.Create(new MeterOptions(MeterName)) ?? new Meter(MeterName);
@@ -98,12 +98,9 @@ public sealed class ClipMetrics : IDisposable
                 "Requests waiting for the dynamic batcher to take them into an image-tower run.");
         }
 
-        if (preprocessWaiting is not null)
-        {
-            _meter.CreateObservableGauge(
-                "preprocess.waiting", () => Observe(preprocessWaiting()), "{request}",
-                "Requests waiting for a preprocessing slot (execution.preprocess_threads) before they decode and preprocess their images.");
-        }
+        _meter.CreateObservableGauge(
+            "preprocess.waiting", () => Observe(preprocessWaiting()), "{request}",
+            "Requests waiting for a preprocessing slot (execution.preprocess_threads) before they decode and preprocess their images.");
     }
 
     /// <summary>The meter the instruments live on.</summary>
