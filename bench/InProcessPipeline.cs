@@ -87,9 +87,9 @@ public static class InProcessPipeline
         var rowsAfterFirst = classifier.TextRowsEncoded;
         var rowsFirst = rowsAfterFirst;
         (string Stage, Func<ValueTask> Work)[] levels = [("inproc_engine", engine), ("inproc_model", full)];
+        await WarmUp(levels, warmup);
         if (slices)
         {
-            await WarmUp(levels, warmup);
             Console.WriteLine("""{"stage": "ready"}""");
             while (Console.ReadLine() is { } line)
             {
@@ -104,7 +104,6 @@ public static class InProcessPipeline
         }
         else
         {
-            await WarmUp(levels, warmup);
             await Measure(levels, seconds, round: null);
         }
 

@@ -5,8 +5,8 @@ namespace Truss.Clip.Benchmarks;
 
 /// <summary>
 /// The engine's exact image path on one thread: decode of the encoded bytes with the default JPEG decoder (TurboJPEG
-/// when libturbojpeg is installed, else Skia) (full size, no DCT scaling, as
-/// Pillow decodes in openai/CLIP's <c>_transform</c>) then the Pillow-exact bicubic resize + centre crop + normalise
+/// when libturbojpeg is installed, else Skia) at full size, with no DCT scaling, as
+/// Pillow decodes in openai/CLIP's <c>_transform</c>, then the Pillow-exact bicubic resize + centre crop + normalise
 /// to [3,224,224]. Decode and Preprocess alone show which half dominates. <see cref="FastDecodeAndPreprocess"/> is the
 /// opt-in fast JPEG path (<c>model_metadata.clip.image.fast_jpeg_decode</c>): a reduced-DCT decode whose short side
 /// stays ≥ 2× the crop, then the same exact resample; for PNG it is the exact path. The <c>Skia*</c> variants force

@@ -19,9 +19,9 @@ namespace Truss.Server.Logging;
 /// batch). With one access-log line per request that is a thread wake-up and a <c>write</c> per request. Here a busy
 /// server wakes the writer once per <see cref="Delay"/> whatever its request rate, and an idle one not at all. On a
 /// server pinned to one core with the embedded model the writer thread's share of the CPU fell from 1.6 % to 0.9 %
-/// (perf) and throughput rose by about 1 % (median of 7 paired A/B rounds; access logging as a whole cost 6-10 %,
-/// most of it building and formatting the event, which this does not change; docs/benchmarks.md). It also reports
-/// what it drops, which the async sink did not.
+/// (perf) and throughput rose by about 1 % (median of 7 paired A/B rounds, inside the noise; docs/benchmarks.md),
+/// close to all the access log costs: perf puts logging as a whole at about 1.5 % of the server's CPU, and turning
+/// the access log off measured 0.99× in a later A/B. It also reports what it drops, which the async sink did not.
 /// Events keep the time they were logged at, so only their appearance is delayed. The queue holds at most
 /// <see cref="MaxQueuedEvents"/>; beyond that events are dropped and counted, and the next batch says how many, so a
 /// stalled stdout reader costs log lines, never memory or request latency.
