@@ -33,6 +33,11 @@ measure() {
     -d"${SECONDS_MEASURED}s" -s "$ROOT/tools/load/predict.lua" "$URL" | grep '"stage"')
   t1=$(awk '{print $14 + $15}' "/proc/$pid/stat")
   kill "$pid"; wait "$pid" 2>/dev/null || true
+  # A fast 4xx/5xx would count as throughput: any answer but 200 voids the comparison.
+  case "$line" in
+    *'"non_200": 0,'*'"errors": {"connect": 0, "read": 0, "write": 0, "timeout": 0, "status": 0}'*) ;;
+    *) echo "$name: wrk saw failed requests: $line" >&2; exit 1 ;;
+  esac
   n=$(sed -E 's/.*"requests": ([0-9]+).*/\1/' <<< "$line"); rps=$(sed -E 's/.*"req_per_s": ([0-9.]+).*/\1/' <<< "$line")
   awk -v name="$name" -v rps="$rps" -v t=$((t1 - t0)) -v n="$n" -v hz="$(getconf CLK_TCK)" \
     'BEGIN { printf "%s: %s req/s, server CPU %.3f ms/req\n", name, rps, (n > 0 ? t * 1000 / hz / n : 0) }'

@@ -8,11 +8,13 @@ wrk.body = file:read("*a")
 file:close()
 wrk.headers["Content-Type"] = "application/json"
 
--- Count non-200 answers per thread (wrk's summary only counts non-2xx/3xx).
-local bad = 0
+-- Count non-200 answers per thread (wrk's summary only counts non-2xx/3xx). A global, not a local: done() reads it
+-- from each thread's Lua state with thread:get, which sees globals only (a local read back as nil, so every answer
+-- counted as a 200 until 2026-11-28).
+non200 = 0
 function response(status, headers, body)
   if status ~= 200 then
-    bad = bad + 1
+    non200 = non200 + 1
   end
 end
 
@@ -22,9 +24,9 @@ function setup(thread)
 end
 
 function done(summary, latency, requests)
-  local non200 = 0
+  local total_non200 = 0
   for _, t in ipairs(threads) do
-    non200 = non200 + (t:get("bad") or 0)
+    total_non200 = total_non200 + (t:get("non200") or 0)
   end
   local e = summary.errors
   io.write(string.format(
@@ -34,5 +36,5 @@ function done(summary, latency, requests)
     os.getenv("CONNECTIONS") or "null", summary.requests, summary.duration / 1e6,
     summary.requests / (summary.duration / 1e6),
     latency:percentile(50) / 1000, latency:percentile(90) / 1000, latency:percentile(99) / 1000, latency.max / 1000,
-    non200, e.connect, e.read, e.write, e.timeout, e.status))
+    total_non200, e.connect, e.read, e.write, e.timeout, e.status))
 end

@@ -122,6 +122,11 @@ http_turn() {
     wrk -t"$threads" -c"$c" -d"${SECONDS_PER_TURN}s" --timeout 10s -s "$ROOT/tools/load/predict.lua" "$URL" > "$OUT/wrk-$tag.txt"
   after=$(cpu_ticks)
   line=$(grep '^{"stage": "http"' "$OUT/wrk-$tag.txt")
+  # A fast 4xx/5xx (a queue overflow, a bad body) would count as throughput: any answer but 200 voids the run.
+  case "$line" in
+    *'"non_200": 0,'*'"errors": {"connect": 0, "read": 0, "write": 0, "timeout": 0, "status": 0}'*) ;;
+    *) echo "wrk saw failed requests in $tag: $line" >&2; exit 1 ;;
+  esac
   requests=$(printf '%s' "$line" | sed -E 's/.*"requests": ([0-9]+).*/\1/')
   cpu=$(awk -v t=$((after - before)) -v ms="$TICK_MS" -v n="$requests" 'BEGIN{printf "%.4f", (n > 0 ? t * ms / n : 0)}')
   printf '%s\n' "${line%\}}, \"round\": \"$tag\", \"server_cpu_ms_per_request\": $cpu}" | tee -a "$OUT/load.jsonl"
