@@ -18,6 +18,12 @@ namespace Truss.Clip.Benchmarks;
 /// <item><c>inproc_engine</c>: decode the image + <c>ZeroShotClassifier.Classify</c> (the work itself).</item>
 /// <item><c>inproc_model</c>: parse the JSON body + <c>Model.PredictAsync</c> (base64, validation, response shape) +
 /// serialize the answer as the server does: everything but Kestrel.</item>
+/// <item><c>inproc_model_concurrent</c>, only with <c>--concurrency N</c> (a diagnostic): N of those at once on the
+/// thread pool, as the server runs <c>predict_concurrency</c> requests, to see what interleaving them on the cores
+/// costs against one at a time. Its latencies are those of the N together.</item>
+/// <item><c>inproc_model_rotated</c>, only with <c>--rotate-bodies N</c> (a diagnostic): the model level, but each
+/// request first copies the body into the next of N buffers, as the server copies each body out of its socket, so
+/// the input is not the same bytes still in the core's caches from the previous request.</item>
 /// </list>
 /// It also counts text-encoder rows (<c>ZeroShotClassifier.TextRowsEncoded</c>) over the repeated requests.
 /// Output: one JSON line per measurement.
@@ -75,18 +81,32 @@ public static class InProcessPipeline
         };
 
         var output = new ArrayBufferWriter<byte>(4096);
-        Func<ValueTask> full = async () =>
-        {
-            var input = JsonPayloadReader.Read(body.AsMemory(), utf8TextMinBytes: model.Utf8TextMinBytes);
-            var result = await model.PredictAsync(input, CancellationToken.None);
-            output.ResetWrittenCount();
-            PythonJsonWriter.Write(output, result);
-        };
+        Func<ValueTask> full = () => ServeAsync(model, body, output);
 
         await full();
         var rowsAfterFirst = classifier.TextRowsEncoded;
         var rowsFirst = rowsAfterFirst;
-        (string Stage, Func<ValueTask> Work)[] levels = [("inproc_engine", engine), ("inproc_model", full)];
+        var concurrency = int.Parse(Arg("--concurrency", "0"), CultureInfo.InvariantCulture);
+        Level[] levels = [new("inproc_engine", engine), new("inproc_model", full)];
+        if (concurrency > 0)
+        {
+            levels = [.. levels, new("inproc_model_concurrent", Concurrently(model, body, concurrency), concurrency)];
+        }
+
+        var rotate = int.Parse(Arg("--rotate-bodies", "0"), CultureInfo.InvariantCulture);
+        if (rotate > 0)
+        {
+            var copies = Enumerable.Range(0, rotate).Select(_ => new byte[body.Length]).ToArray();
+            var next = 0;
+            levels = [.. levels, new("inproc_model_rotated", () =>
+            {
+                var copy = copies[next];
+                next = (next + 1) % copies.Length;
+                body.CopyTo(copy, 0);
+                return ServeAsync(model, copy, output);
+            })];
+        }
+
         await WarmUp(levels, warmup);
         if (slices)
         {
@@ -122,7 +142,7 @@ public static class InProcessPipeline
     }
 
     /// <summary>Warm-up, as long as the server's (tools/load/run.sh): tiered JIT, pools and ORT arenas settle.</summary>
-    private static async Task WarmUp((string Stage, Func<ValueTask> Work)[] levels, double warmupSeconds)
+    private static async Task WarmUp(Level[] levels, double warmupSeconds)
     {
         var warm = Stopwatch.StartNew();
         while (warm.Elapsed.TotalSeconds < warmupSeconds)
@@ -138,7 +158,7 @@ public static class InProcessPipeline
     /// Times the levels in alternating slices of a quarter second until each has run <paramref name="seconds"/>, so
     /// a change in the machine's background load (it is shared) hits every level alike instead of whichever ran last.
     /// </summary>
-    private static async Task Measure((string Stage, Func<ValueTask> Work)[] levels, double seconds, string? round)
+    private static async Task Measure(Level[] levels, double seconds, string? round)
     {
         var stats = levels.Select(_ => new LevelStats()).ToArray();
         var process = Process.GetCurrentProcess();
@@ -172,9 +192,10 @@ public static class InProcessPipeline
         for (var i = 0; i < levels.Length; i++)
         {
             var s = stats[i];
-            var n = s.Latencies.Count;
+            var calls = s.Latencies.Count;
+            var n = calls * levels[i].RequestsPerCall;
             s.Latencies.Sort();
-            double Pct(double p) => s.Latencies[(int)Math.Min(n - 1, Math.Round(p * (n - 1)))];
+            double Pct(double p) => s.Latencies[(int)Math.Min(calls - 1, Math.Round(p * (calls - 1)))];
             Console.WriteLine(JsonSerializer.Serialize(new
             {
                 stage = levels[i].Stage,
@@ -186,11 +207,52 @@ public static class InProcessPipeline
                 p90_ms = Math.Round(Pct(0.9), 4),
                 p99_ms = Math.Round(Pct(0.99), 4),
                 cpu_ms_per_request = Math.Round(s.CpuSeconds * 1000 / n, 4),
-                allocated_bytes_per_request = s.Allocated / n,
+                // Counted on the measuring thread, which runs all of a sequential level's work but not the
+                // concurrent level's.
+                allocated_bytes_per_request = levels[i].RequestsPerCall == 1 ? s.Allocated / n : (long?)null,
                 gen0 = s.Gen0,
                 gen2 = s.Gen2,
             }));
         }
+    }
+
+    /// <summary>One request at the model level: what the server does with a body, less Kestrel.</summary>
+    private static async ValueTask ServeAsync(Model model, byte[] body, ArrayBufferWriter<byte> output)
+    {
+        var input = JsonPayloadReader.Read(body.AsMemory(), utf8TextMinBytes: model.Utf8TextMinBytes);
+        var result = await model.PredictAsync(input, CancellationToken.None);
+        output.ResetWrittenCount();
+        PythonJsonWriter.Write(output, result);
+    }
+
+    /// <summary>One measured level: <paramref name="Work"/> serves <paramref name="RequestsPerCall"/> requests.</summary>
+    private sealed record Level(string Stage, Func<ValueTask> Work, int RequestsPerCall = 1);
+
+    /// <summary>Work that runs <paramref name="count"/> full requests at once on the thread pool and waits for all.</summary>
+    private static Func<ValueTask> Concurrently(Model model, byte[] body, int count)
+    {
+        var outputs = new ArrayBufferWriter<byte>[count];
+        var tasks = new Task[count];
+        for (var i = 0; i < count; i++)
+        {
+            outputs[i] = new ArrayBufferWriter<byte>(4096);
+        }
+
+        async Task OneAsync(ArrayBufferWriter<byte> output)
+        {
+            await Task.Yield();
+            await ServeAsync(model, body, output);
+        }
+
+        return async () =>
+        {
+            for (var i = 0; i < count; i++)
+            {
+                tasks[i] = OneAsync(outputs[i]);
+            }
+
+            await Task.WhenAll(tasks);
+        };
     }
 
     private sealed class LevelStats
