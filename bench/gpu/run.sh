@@ -12,15 +12,15 @@
 #
 # WHERE IT RUNS. A host with an NVIDIA GPU and a driver for CUDA 13 (>= 580); the .NET 10 SDK (the build restores
 # NuGet packages: network or a filled package cache) or a published harness named by TRUSS_CLIP_HARNESS (`dotnet publish
-# bench -c Release --self-contained -o DIR`, then TRUSS_CLIP_HARNESS=DIR/Truss.Clip.Benchmarks; not tried); python3
+# bench -c Release --self-contained -o DIR`, then TRUSS_CLIP_HARNESS=DIR/Truss.Clip.Benchmarks; run here on CPU); python3
 # with a CUDA build of torch, onnx, Pillow, numpy and regex (torchvision used when present); and the CUDA 13 user-space
 # libraries ONNX Runtime 1.31's CUDA provider loads (libcudart, libcublas, libcublasLt 13, libcurand 10, cuDNN 9).
 # Those are looked up with the loader, under /usr/local/cuda and /usr/local/nvidia, and in the nvidia-* pip packages
 # beside torch; the folders found go on LD_LIBRARY_PATH, and `ldd` must then resolve the provider.
 # The GPU machines this project's sessions can borrow have torch with CUDA but no .NET SDK, and the tool that runs
 # commands there moves at most 64 MiB per call, while ORT's CUDA provider alone (libonnxruntime_providers_cuda.so,
-# from Microsoft.ML.OnnxRuntime.Gpu.Linux 1.31.0) is 284 MB: the .NET side cannot be shipped there that way. This
-# script has not been run on a GPU yet.
+# from Microsoft.ML.OnnxRuntime.Gpu.Linux 1.31.0) is 284 MB: bench/gpu/ship.sh cuts the published harness into
+# pieces that travel one per call and prints the calls. This script has not been run on a GPU yet.
 #
 # WHAT IT MEASURES (all on the requested device, in this order): which provider each tower really got (stops if
 # ONNX Runtime fell back to CPU: no CPU number is ever reported as a GPU number); ONNX Runtime vs torch embeddings
