@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
+using Clip.Imaging;
 using Clip.Inference;
 using Microsoft.ML.OnnxRuntime;
 
@@ -8,8 +9,8 @@ namespace Truss.Clip.Benchmarks;
 /// <summary>
 /// <c>device [--model-dir DIR]</c>: loads a model (default: the ViT-B/32 export) on the device
 /// <see cref="BenchDevice"/> asks for and prints one JSON line: the requested device, the provider each tower really
-/// got, whether the image tower runs through I/O binding, ONNX Runtime's version and compiled-in providers, the load
-/// time and any warning logged (the CUDA fallback's cause among them). Exits 3 when CUDA was requested and either
+/// got, whether the image tower runs through I/O binding, ONNX Runtime's version and compiled-in providers, the JPEG
+/// decoder the engine uses on this host (TurboJPEG needs the system's libturbojpeg), the load time and any warning logged (the CUDA fallback's cause among them). Exits 3 when CUDA was requested and either
 /// tower runs elsewhere, so bench/gpu/run.sh stops before measuring anything.
 /// </summary>
 public static class DeviceCheck
@@ -46,6 +47,7 @@ public static class DeviceCheck
             load_ms = Math.Round(loadMs, 1),
             ort_version = OrtEnv.Instance().GetVersionString(),
             ort_providers = OrtEnv.Instance().GetAvailableProviders(),
+            jpeg_decoder = new ImageDecoder().JpegDecoderDescription,
             ok = refusal is null,
             error = refusal,
         }));

@@ -111,7 +111,7 @@ def main(out):
     if bd:
         compare("… like for like, median of N timed like the Python baseline", bd.get("ctx77_classify_1080p_5_labels"), theirs, "harness breakdown")
         compare("… stage: decode the 1080p JPEG (ours vs Pillow's libjpeg-turbo), CPU", bd.get("ctx77_decode_derived"),
-                pms("decode_jpeg_1920x1080"), "on the CPU on both sides")
+                pms("decode_jpeg_1920x1080"), f"on the CPU on both sides; ours: {d0.get('jpeg_decoder', 'n/a')}")
         text = pms("text_forward_b5_ctx77")
         compare("… stage: 5 labels, tokenize + text tower at 77 tokens", bd.get("ctx77_text_5_labels_no_cache"),
                 None if text is None else text + (pms("tokenize_5_labels_cached") or 0), "")
