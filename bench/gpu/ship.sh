@@ -37,6 +37,16 @@ trap 'rm -rf "$WORK"' EXIT
 echo "publishing the harness (self-contained, linux-x64)" >&2
 dotnet publish bench -c Release --self-contained -o "$WORK/harness" -nologo -v q -clp:ErrorsOnly >&2
 [ -f "$WORK/harness/libonnxruntime_providers_cuda.so" ] || { echo "the publish has no CUDA provider" >&2; exit 1; }
+# The engine decodes JPEGs with the system's libturbojpeg when there is one, and the GPU machines may have none. A
+# copy beside the harness is found first (the app's folder leads the native search), so the decode rows measure the
+# same decoder as the CPU suite; the device check's jpeg_decoder says which one ran.
+turbo=$( (ldconfig -p 2>/dev/null || true) | awk '$1 == "libturbojpeg.so.0" && /x86-64/ && !found {print $NF; found = 1}')
+if [ -n "$turbo" ]; then
+  cp -L "$turbo" "$WORK/harness/libturbojpeg.so.0"
+  echo "bundled $turbo" >&2
+else
+  echo "no libturbojpeg here to bundle: the GPU run decodes JPEGs with whatever that machine has" >&2
+fi
 echo "packing ($(du -sh "$WORK/harness" | cut -f1)); xz takes a few minutes on 2 cores" >&2
 tar -C "$WORK" -cf - harness | xz -T0 -6 > "$WORK/harness.tar.xz"
 
