@@ -76,7 +76,9 @@ done
 echo "${#pieces[@]} pieces of at most $PIECE_MIB MiB in .gpu-ship/ (tree $((tree_bytes / 1024 / 1024)) MiB per call)" >&2
 
 # The last call's command: join, unpack, run, collect (the device tool's $OUT takes at most 8 files).
-UNPACK="cat .gpu-ship/p*/harness.tar.xz.* | python3 -c 'import lzma, sys, tarfile; tarfile.open(fileobj=lzma.open(sys.stdin.buffer), mode=\"r|\").extractall(sys.argv[1])' /tmp"
+# One unpacker for the device and for --check: python3 is on both, tar and xz may not be on the device.
+UNPACK_PY='import lzma, sys, tarfile; tarfile.open(fileobj=lzma.open(sys.stdin.buffer), mode="r|").extractall(sys.argv[1])'
+UNPACK="cat .gpu-ship/p*/harness.tar.xz.* | python3 -c '$UNPACK_PY' /tmp"
 RUN="TRUSS_CLIP_HARNESS=/tmp/harness/Truss.Clip.Benchmarks bench/gpu/run.sh --no-build ${RUN_MODE:+$RUN_MODE }--out /tmp/gpu-bench"
 COLLECT="cp /tmp/gpu-bench/summary.md \"\$OUT\"/ 2>/dev/null; tar -C /tmp -czf \"\$OUT\"/gpu-bench.tar.gz --exclude=gpu-bench/images gpu-bench"
 HAVE_ALL="[ \$(ls .gpu-ship/p*/harness.tar.xz.* | wc -l) = ${#pieces[@]} ] || { echo 'not all ${#pieces[@]} pieces are on this machine: it went back between calls; start again from the first'; exit 1; }"
@@ -88,7 +90,7 @@ if [ "$CHECK" = 1 ]; then
   echo "check: joining and unpacking the pieces as the last call would, then the CPU dry run with that harness" >&2
   unpacked=$WORK/unpacked
   mkdir -p "$unpacked"
-  cat .gpu-ship/p*/harness.tar.xz.* | /usr/bin/python3 -c 'import lzma, sys, tarfile; tarfile.open(fileobj=lzma.open(sys.stdin.buffer), mode="r|").extractall(sys.argv[1])' "$unpacked"
+  cat .gpu-ship/p*/harness.tar.xz.* | /usr/bin/python3 -c "$UNPACK_PY" "$unpacked"
   TRUSS_CLIP_HARNESS=$unpacked/harness/Truss.Clip.Benchmarks OUT=$WORK/dry nice -n 15 bench/gpu/run.sh --no-build --device cpu --quick > "$WORK/dry.log" 2>&1 \
     || { tail -20 "$WORK/dry.log" >&2; echo "check: the dry run with the unpacked harness failed" >&2; exit 1; }
   echo "check: the unpacked harness ran the CPU dry run ($(grep -c '^|' "$WORK/dry/summary.md") table lines in its summary)" >&2
