@@ -116,7 +116,16 @@ public static class TrussEndpoints
                 }
             }
 
-            await WriteResultAsync(context, result, binary);
+            try
+            {
+                await WriteResultAsync(context, result, binary);
+            }
+            catch (OperationCanceledException e) when (context.RequestAborted.IsCancellationRequested)
+            {
+                // A client that leaves while its answer is written is as ordinary as one that leaves earlier: a 499
+                // at Information, not an unexpected 500 with a stack trace in the log.
+                throw new ClientDisconnectedException("Client disconnected before the response was written.", e);
+            }
         }
         catch (Exception e)
         {

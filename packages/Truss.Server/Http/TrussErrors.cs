@@ -62,8 +62,16 @@ public static class TrussErrors
             logger.Log(answer.LogLevel, "Request rejected with {StatusCode}: {Reason}", answer.StatusCode, answer.Message);
         }
 
-        if (context.Response.HasStarted || context.RequestAborted.IsCancellationRequested)
+        if (context.Response.HasStarted)
         {
+            return;
+        }
+
+        if (context.RequestAborted.IsCancellationRequested)
+        {
+            // Nobody reads this answer, but the access log and http_requests_total read the status: without this a
+            // request whose client left before the answer would be counted as the 200 it never got.
+            context.Response.StatusCode = answer.StatusCode;
             return;
         }
 
