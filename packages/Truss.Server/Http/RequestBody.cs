@@ -31,7 +31,11 @@ internal sealed class RequestBody : IDisposable
         {
             // Answer only after the client has sent everything (up to a bound), as nginx's lingering close does:
             // a client still writing when the server closes sees a reset instead of the 413 and its message.
-            var drained = declared - limitBytes <= MaxDrainBytes && await TryDrainAsync(request, cancellationToken).ConfigureAwait(false);
+            // A client that waits to be asked (Expect: 100-continue, which curl sends for uploads over 1 MB) has
+            // sent nothing yet: reading would make Kestrel answer 100 and invite the whole body only to discard it,
+            // so it gets the 413 at once and the connection closes (RFC 9110, 10.1.1).
+            var drained = !ExpectsContinue(request) && declared - limitBytes <= MaxDrainBytes &&
+                          await TryDrainAsync(request, cancellationToken).ConfigureAwait(false);
             throw new RequestBodyTooLargeException(limitBytes) { BodyWasDrained = drained };
         }
 
@@ -100,6 +104,9 @@ internal sealed class RequestBody : IDisposable
             throw;
         }
     }
+
+    private static bool ExpectsContinue(HttpRequest request) =>
+        request.Headers.Expect.ToString().Contains("100-continue", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>How far past the limit a declared body is still read (and discarded) before answering 413.</summary>
     internal const long MaxDrainBytes = 16L * 1024 * 1024;

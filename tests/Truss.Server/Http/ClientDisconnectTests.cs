@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Sockets;
 using System.Text;
 using Truss.Clip.Tests.Support;
 using Truss.Server.Hosting;
@@ -23,14 +22,14 @@ public class ClientDisconnectTests
         await using var server = await TestTrussServer.StartAsync(model);
         await server.WaitUntilReadyAsync();
 
-        using (var client = await ConnectAsync(server))
+        using (var client = await RawHttpConnection.OpenAsync(server))
         {
             // Kestrel answers 100-continue when the endpoint starts reading the body, so the client knows the
             // request is being read; it then sends 2 of the 1,000 bytes it declared and resets the connection.
-            await SendAsync(client, RequestHead(contentLength: 1000, "Expect: 100-continue\r\n"));
-            Assert.That(await ReadLineAsync(client), Is.EqualTo("HTTP/1.1 100 Continue"));
-            await SendAsync(client, "{}");
-            Reset(client);
+            await client.SendAsync(RawHttpConnection.PredictHead(contentLength: 1000, "Expect: 100-continue\r\n"));
+            Assert.That(await client.ReadLineAsync(), Is.EqualTo("HTTP/1.1 100 Continue"));
+            await client.SendAsync("{}");
+            client.Reset();
         }
 
         await AssertLogged499Async(server, "Client disconnected while reading request.");
@@ -52,11 +51,11 @@ public class ClientDisconnectTests
         await using var server = await TestTrussServer.StartAsync(model);
         await server.WaitUntilReadyAsync();
 
-        using (var client = await ConnectAsync(server))
+        using (var client = await RawHttpConnection.OpenAsync(server))
         {
-            await SendAsync(client, RequestHead(contentLength: 2) + "{}");
+            await client.SendAsync(RawHttpConnection.PredictHead(contentLength: 2) + "{}");
             await entered.Task.WaitAsync(TimeSpan.FromSeconds(10));
-            Reset(client);
+            client.Reset();
         }
 
         await AssertLogged499Async(server, "Client disconnected, skipping `predict`.");
@@ -83,11 +82,11 @@ public class ClientDisconnectTests
         await using var server = await TestTrussServer.StartAsync(model);
         await server.WaitUntilReadyAsync();
 
-        using (var client = await ConnectAsync(server))
+        using (var client = await RawHttpConnection.OpenAsync(server))
         {
-            await SendAsync(client, RequestHead(contentLength: 2) + "{}");
+            await client.SendAsync(RawHttpConnection.PredictHead(contentLength: 2) + "{}");
             await entered.Task.WaitAsync(TimeSpan.FromSeconds(10));
-            Reset(client);
+            client.Reset();
         }
 
         await AssertLogged499Async(server, "Client disconnected before the response was written.");
@@ -114,40 +113,5 @@ public class ClientDisconnectTests
 
         var after = await server.Client.PostAsync("/v1/models/model:predict", new StringContent("{}", Encoding.UTF8, "application/json"));
         Assert.That(after.StatusCode, Is.EqualTo(HttpStatusCode.OK), "still serving");
-    }
-
-    private static string RequestHead(int contentLength, string extraHeaders = "") =>
-        "POST /v1/models/model:predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n" +
-        $"Content-Length: {contentLength}\r\n{extraHeaders}\r\n";
-
-    /// <summary>Reads one CRLF-terminated line of the server's answer (at most 10 s).</summary>
-    private static async Task<string> ReadLineAsync(TcpClient client)
-    {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        var line = new StringBuilder();
-        var one = new byte[1];
-        while (await client.GetStream().ReadAsync(one, timeout.Token) == 1 && one[0] != '\n')
-        {
-            line.Append((char)one[0]);
-        }
-
-        return line.ToString().TrimEnd('\r');
-    }
-
-    private static async Task<TcpClient> ConnectAsync(TestTrussServer server)
-    {
-        var client = new TcpClient();
-        await client.ConnectAsync(IPAddress.Loopback, server.Server.BaseAddress.Port);
-        return client;
-    }
-
-    private static async Task SendAsync(TcpClient client, string text) =>
-        await client.GetStream().WriteAsync(Encoding.ASCII.GetBytes(text));
-
-    /// <summary>Closes with a reset (linger 0), as a client that is killed or times out does.</summary>
-    private static void Reset(TcpClient client)
-    {
-        client.LingerState = new LingerOption(enable: true, seconds: 0);
-        client.Close();
     }
 }

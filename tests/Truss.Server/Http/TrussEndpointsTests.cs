@@ -597,6 +597,26 @@ public class TrussEndpointsTests
     }
 
     [Test]
+    public async Task Predict_BodyOverLimitWithExpectContinue_Is413BeforeTheClientSendsIt()
+    {
+        await using var server = await TestTrussServer.StartAsync(new FakeModel(),
+            "model_metadata:\n  server:\n    max_request_body_bytes: 1000\n");
+        await server.WaitUntilReadyAsync();
+        using var client = await RawHttpConnection.OpenAsync(server);
+
+        // What curl does for a large upload: the head only, then wait for 100 Continue before sending the body.
+        await client.SendAsync(RawHttpConnection.PredictHead(contentLength: 2000, "Expect: 100-continue\r\n"));
+        var (status, headers) = await client.ReadHeadAsync();
+
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(status, Is.EqualTo("HTTP/1.1 413 Payload Too Large"), "answered at once, not invited to send 2,000 bytes");
+            Assert.That(headers, Has.Some.EqualTo("Connection: close").IgnoreCase, "the unsent body cannot follow on this connection");
+            Assert.That(headers, Has.Some.EqualTo("X-BASETEN-ERROR-CODE: 700"));
+        }
+    }
+
+    [Test]
     public async Task Shutdown_InFlightPredict_CompletesBeforeTheServerStops()
     {
         var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
