@@ -105,7 +105,8 @@ internal sealed class RequestBody : IDisposable
         }
     }
 
-    private static bool ExpectsContinue(HttpRequest request) =>
+    /// <summary>The client sent <c>Expect: 100-continue</c>: it sends its body only once the server reads it.</summary>
+    internal static bool ExpectsContinue(HttpRequest request) =>
         request.Headers.Expect.ToString().Contains("100-continue", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>How far past the limit a declared body is still read (and discarded) before answering 413.</summary>

@@ -82,8 +82,8 @@ public static class TrussEndpoints
     }
 
     /// <summary>
-    /// The one pipeline of every route that calls the model (truss's <c>_execute_request</c>): read the body within
-    /// its limits, 503 until loaded, parse JSON or msgpack, call <paramref name="method"/> under the predict gate
+    /// The one pipeline of every route that calls the model (truss's <c>_execute_request</c>): 503 until loaded,
+    /// read the body within its limits, parse JSON or msgpack, call <paramref name="method"/> under the predict gate
     /// (404 when the model lacks it), write the result in the request's format; any failure goes through
     /// <see cref="TrussErrors"/>.
     /// </summary>
@@ -91,20 +91,25 @@ public static class TrussEndpoints
         HttpContext context, ModelMethod method, ModelHost host, ServerOptions options, BufferedBytesBudget budget, ILogger logger)
     {
         var binary = IsBinary(context.Request.ContentType);
+        var bodyRead = false;
         try
         {
             object? result;
+
+            // Answers that do not depend on the body come before reading it, so a client that waits for
+            // 100-continue is not asked to upload a body only to hear 503 (the model can still fail to load during
+            // the upload: InvokeAsync checks again).
+            if (host.State != ModelState.Ready)
+            {
+                throw new ModelNotReadyException();
+            }
 
             // Known lengths are reserved before reading; chunked bodies once their length is known.
             using var reservation = budget.Reserve(context.Request.ContentLength ?? 0);
             using (var body = await RequestBody.ReadAsync(context.Request, options.MaxRequestBodyBytes, context.RequestAborted))
             using (context.Request.ContentLength is null ? budget.Reserve(body.Length) : null)
             {
-                if (host.State != ModelState.Ready)
-                {
-                    throw new ModelNotReadyException();
-                }
-
+                bodyRead = true;
                 var input = binary ? MsgPackPayload.Read(body.Memory) : JsonPayloadReader.Read(body.Memory, utf8TextMinBytes: host.Utf8TextMinBytes);
                 try
                 {
@@ -129,7 +134,9 @@ public static class TrussEndpoints
         }
         catch (Exception e)
         {
-            await TrussErrors.WriteAsync(context, e, logger);
+            // A client waiting for 100-continue that gets a final answer first never sends its body, but Kestrel
+            // would still expect it and read the client's next request as body bytes: close the connection instead.
+            await TrussErrors.WriteAsync(context, e, logger, bodyNeverSent: !bodyRead && RequestBody.ExpectsContinue(context.Request));
         }
     }
 

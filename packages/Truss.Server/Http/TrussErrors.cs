@@ -48,8 +48,12 @@ public static class TrussErrors
         _ => new(500, ModelErrorCode, ModelErrorMessage, LogLevel.Error),
     };
 
-    /// <summary>Logs <paramref name="exception"/> at its level and writes its answer, unless the response has started.</summary>
-    public static async Task WriteAsync(HttpContext context, Exception exception, ILogger logger)
+    /// <summary>
+    /// Logs <paramref name="exception"/> at its level and writes its answer, unless the response has started. With
+    /// <paramref name="bodyNeverSent"/> (the request declared a body the client holds back until 100-continue) the
+    /// answer closes the connection, which cannot carry another request while that body is owed.
+    /// </summary>
+    public static async Task WriteAsync(HttpContext context, Exception exception, ILogger logger, bool bodyNeverSent = false)
     {
         var answer = Map(exception);
         if (answer.LogLevel >= LogLevel.Error)
@@ -78,7 +82,7 @@ public static class TrussErrors
         // The rest of an oversized body was never read: closing tells the client not to reuse a connection that
         // still carries it.
         await WriteErrorAsync(context, answer.StatusCode, answer.ErrorCode, answer.Message,
-            closeConnection: exception is RequestBodyTooLargeException { BodyWasDrained: false }).ConfigureAwait(false);
+            closeConnection: bodyNeverSent || exception is RequestBodyTooLargeException { BodyWasDrained: false }).ConfigureAwait(false);
     }
 
     /// <summary>
