@@ -136,7 +136,8 @@ public static class TrussEndpoints
         {
             // A client waiting for 100-continue that gets a final answer first never sends its body, but Kestrel
             // would still expect it and read the client's next request as body bytes: close the connection instead.
-            await TrussErrors.WriteAsync(context, e, logger, bodyNeverSent: !bodyRead && RequestBody.ExpectsContinue(context.Request));
+            var bodyNeverSent = !bodyRead && context.Request.ContentLength != 0 && RequestBody.ExpectsContinue(context.Request);
+            await TrussErrors.WriteAsync(context, e, logger, bodyNeverSent);
         }
     }
 
