@@ -36,45 +36,39 @@ public class ClientDisconnectTests
     }
 
     [Test]
-    public async Task ClientLeavesWhileTheModelRuns_Is499SkippingPredict()
-    {
-        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var model = new FakeModel(async (input, cancellationToken) =>
-        {
-            if (entered.TrySetResult()) // the first request: a model that runs until the request's token fires
-            {
-                await Task.Delay(Timeout.Infinite, cancellationToken);
-            }
-
-            return input;
-        });
-        await using var server = await TestTrussServer.StartAsync(model);
-        await server.WaitUntilReadyAsync();
-
-        using (var client = await RawHttpConnection.OpenAsync(server))
-        {
-            await client.SendAsync(RawHttpConnection.PredictHead(contentLength: 2) + "{}");
-            await entered.Task.WaitAsync(TimeSpan.FromSeconds(10));
-            client.Reset();
-        }
-
-        await AssertLogged499Async(server, "Client disconnected, skipping `predict`.");
-    }
+    public Task ClientLeavesWhileTheModelRuns_Is499SkippingPredict() =>
+        // A model that honours the request's token.
+        ClientLeavesDuringFirstPredictAsync(
+            cancellationToken => Task.Delay(Timeout.Infinite, cancellationToken),
+            "Client disconnected, skipping `predict`.");
 
     [Test]
-    public async Task ClientLeavesBeforeTheAnswerIsWritten_Is499NotAnError()
-    {
-        // A model that ignores the token and answers after the client has gone: the server then fails to write.
-        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var model = new FakeModel(async (input, cancellationToken) =>
-        {
-            if (entered.TrySetResult()) // the first request: answers only once its client has gone
+    public Task ClientLeavesBeforeTheAnswerIsWritten_Is499NotAnError() =>
+        // A model that ignores the token and answers once the client has gone: the server then fails to write.
+        ClientLeavesDuringFirstPredictAsync(
+            async cancellationToken =>
             {
                 var left = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
                 await using (cancellationToken.Register(() => left.TrySetResult()))
                 {
                     await left.Task.WaitAsync(TimeSpan.FromSeconds(10));
                 }
+            },
+            "Client disconnected before the response was written.");
+
+    /// <summary>
+    /// The first predict runs <paramref name="firstPredict"/> with its request's token (later ones echo at once);
+    /// its client resets the connection once the model has it, and the server must log and count
+    /// <paramref name="reason"/> as a 499.
+    /// </summary>
+    private static async Task ClientLeavesDuringFirstPredictAsync(Func<CancellationToken, Task> firstPredict, string reason)
+    {
+        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var model = new FakeModel(async (input, cancellationToken) =>
+        {
+            if (entered.TrySetResult())
+            {
+                await firstPredict(cancellationToken);
             }
 
             return input;
@@ -89,7 +83,7 @@ public class ClientDisconnectTests
             client.Reset();
         }
 
-        await AssertLogged499Async(server, "Client disconnected before the response was written.");
+        await AssertLogged499Async(server, reason);
     }
 
     private static async Task AssertLogged499Async(TestTrussServer server, string reason)
