@@ -1,7 +1,6 @@
 using System.Net;
 using System.Text;
 using Truss.Clip.Tests.Support;
-using Truss.Server.Hosting;
 
 namespace Truss.Clip.Tests.Truss.Server.Http;
 
