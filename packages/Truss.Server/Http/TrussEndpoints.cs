@@ -82,8 +82,8 @@ public static class TrussEndpoints
     }
 
     /// <summary>
-    /// The one pipeline of every route that calls the model (truss's <c>_execute_request</c>): 503 until loaded,
-    /// read the body within its limits, parse JSON or msgpack, call <paramref name="method"/> under the predict gate
+    /// The one pipeline of every route that calls the model (truss's <c>_execute_request</c>): read the body within
+    /// its limits, 503 until loaded, parse JSON or msgpack, call <paramref name="method"/> under the predict gate
     /// (404 when the model lacks it), write the result in the request's format; any failure goes through
     /// <see cref="TrussErrors"/>.
     /// </summary>
@@ -96,10 +96,11 @@ public static class TrussEndpoints
         {
             object? result;
 
-            // Answers that do not depend on the body come before reading it, so a client that waits for
-            // 100-continue is not asked to upload a body only to hear 503 (the model can still fail to load during
-            // the upload: InvokeAsync checks again).
-            if (host.State != ModelState.Ready)
+            // truss answers 503 before parsing, whatever the body, once nginx has let the body through (over its
+            // size limit nginx answers 413 first). The same answer given before reading a declared body within the
+            // limit saves a client that waits for 100-continue the upload; the check after reading stays for chunked
+            // bodies, whose size is known only then, and for a model that stops being ready meanwhile.
+            if (context.Request.ContentLength <= options.MaxRequestBodyBytes && host.State != ModelState.Ready)
             {
                 throw new ModelNotReadyException();
             }
@@ -110,6 +111,11 @@ public static class TrussEndpoints
             using (context.Request.ContentLength is null ? budget.Reserve(body.Length) : null)
             {
                 bodyRead = true;
+                if (host.State != ModelState.Ready)
+                {
+                    throw new ModelNotReadyException();
+                }
+
                 var input = binary ? MsgPackPayload.Read(body.Memory) : JsonPayloadReader.Read(body.Memory, utf8TextMinBytes: host.Utf8TextMinBytes);
                 try
                 {

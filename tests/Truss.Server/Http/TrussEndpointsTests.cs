@@ -649,6 +649,26 @@ public class TrussEndpointsTests
     }
 
     [Test]
+    public async Task Predict_WhileLoadingBodyOverLimit_Is413AsBehindTrussNginx()
+    {
+        var model = new FakeModel();
+        model.LoadGate.Reset();
+        await using var server = await TestTrussServer.StartAsync(model, "model_metadata:\n  server:\n    max_request_body_bytes: 1000\n");
+        try
+        {
+            await AssertErrorAsync(await server.Client.PostAsync("/v1/models/model:predict", Json("[" + new string(' ', 2000) + "]")),
+                HttpStatusCode.RequestEntityTooLarge, "700",
+                "Request body is larger than the limit of 1000 bytes (model_metadata.server.max_request_body_bytes).");
+            await AssertErrorAsync(await server.Client.PostAsync("/v1/models/model:predict", Json("not json")),
+                HttpStatusCode.ServiceUnavailable, "600", "Model with name model is not ready.");
+        }
+        finally
+        {
+            model.LoadGate.Set();
+        }
+    }
+
+    [Test]
     public async Task Shutdown_InFlightPredict_CompletesBeforeTheServerStops()
     {
         var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
