@@ -14,18 +14,24 @@
 #   (default 8); they share the core and its caches at every instant. Each side gets half a core, so settings that
 #   depend on how many requests overlap (predict_concurrency, batching) read differently than in the load test.
 #   Run it twice with the sides swapped: the first and second server differ by about 2 % by themselves (A/A).
+# MODE=counts: ONE side, one server, turns alternating as in MODE=alternate between $CONNECTIONS (A) and
+#   $CONNECTIONS_B (B, default 32) connections: does a request cost the server more at one count than at another?
+#     MODE=counts tools/load/ab-paired.sh default:tools/load/config.yaml
 # Prints one line per pair or round and the median and quartiles of B/A. $CONNECTIONS (default 8) per wrk.
 # Needs `dotnet build -c Release`, wrk and curl; sends requests to 127.0.0.1 only.
 set -euo pipefail
+shopt -s inherit_errexit   # a failed wrk turn inside $(...) stops the run instead of yielding an empty count
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 MODE=${MODE:-alternate} CONNECTIONS=${CONNECTIONS:-8} WARMUP=${WARMUP:-10} PAIRS=${PAIRS:-12} ROUNDS=${ROUNDS:-5}
 SERVER_CPU=${SERVER_CPU:-0} CLIENT_CPU=${CLIENT_CPU:-1} PORT_A=${PORT_A:-18120} PORT_B=${PORT_B:-18121}
 case "$MODE" in
-  alternate) SECONDS_MEASURED=${SECONDS_MEASURED:-3} ;;
+  alternate|counts) SECONDS_MEASURED=${SECONDS_MEASURED:-3} ;;
   together) SECONDS_MEASURED=${SECONDS_MEASURED:-8} ;;
-  *) echo "MODE is alternate or together" >&2; exit 2 ;;
+  *) echo "MODE is alternate, together or counts" >&2; exit 2 ;;
 esac
-[ $# -eq 2 ] || { sed -n '2,18p' "$0" >&2; exit 2; }
+[ $# -eq "$([ "$MODE" = counts ] && echo 1 || echo 2)" ] || { sed -n '2,21p' "$0" >&2; exit 2; }
+CONNECTIONS_A=$CONNECTIONS CONNECTIONS_B=$([ "$MODE" = counts ] && echo "${CONNECTIONS_B:-32}" || echo "$CONNECTIONS")
+. "$ROOT/tools/load/common.sh"
 BODY=$(mktemp)
 PID_A= PID_B=
 cleanup() {
@@ -33,9 +39,7 @@ cleanup() {
   rm -f "$BODY"
 }
 trap cleanup EXIT
-printf '{"labels": ["a red circle", "a blue square", "a yellow star", "a green triangle", "a purple cross"], "image_base64": "%s"}' \
-  "$(base64 -w0 "$ROOT/data/samples/red_circle.png")" > "$BODY"
-threads=$(( CONNECTIONS < 2 ? CONNECTIONS : 2 ))
+load_write_body "$BODY"
 
 # start SIDE PORT: starts one side's server in the background; its pid goes to STARTED.
 start() {
@@ -48,43 +52,33 @@ start() {
   STARTED=$!
 }
 
-ready() {
-  for _ in $(seq 1 300); do curl -sf "http://127.0.0.1:$1/v1/models/model" > /dev/null 2>&1 && return; sleep 0.1; done
-  echo "the server on port $1 did not become ready" >&2; exit 1
-}
-
-# drive SECONDS PORT: one wrk run; prints its request count, and stops everything on any answer but 200.
+# drive SECONDS PORT [CONNECTIONS]: one wrk run; prints its request count, and stops everything on any answer but 200.
 drive() {
   local line
-  line=$(PREDICT_BODY=$BODY CONNECTIONS=$CONNECTIONS taskset -c "$CLIENT_CPU" wrk -t"$threads" -c"$CONNECTIONS" -d"$1s" \
-    --timeout 10s -s "$ROOT/tools/load/predict.lua" "http://127.0.0.1:$2/v1/models/model:predict" | grep '"stage"')
-  case "$line" in
-    *'"non_200": 0,'*'"errors": {"connect": 0, "read": 0, "write": 0, "timeout": 0, "status": 0}'*) ;;
-    *) echo "wrk saw failed requests on port $2: $line" >&2; exit 1 ;;
-  esac
-  sed -E 's/.*"requests": ([0-9]+).*/\1/' <<< "$line"
+  line=$(load_wrk "$1" "${3:-$CONNECTIONS}" "$2" "$BODY") || exit 1
+  load_field requests "$line"
 }
 
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-TICK_MS=$(awk -v hz="$(getconf CLK_TCK)" 'BEGIN{print 1000 / hz}')
-ms_per_request() { awk -v t="$1" -v ms="$TICK_MS" -v n="$2" 'BEGIN{printf "%.4f", t * ms / n}'; }
-
-# alone PID PORT: one wrk turn against one server; prints "CPU-ms-per-request requests".
+# alone PID PORT CONNECTIONS: one wrk turn against one server; prints "CPU-ms-per-request requests".
 alone() {
   local before after n
-  before=$(ticks "$1"); n=$(drive "$SECONDS_MEASURED" "$2"); after=$(ticks "$1")
-  echo "$(ms_per_request $((after - before)) "$n") $n"
+  before=$(load_cpu_ticks "$1"); n=$(drive "$SECONDS_MEASURED" "$2" "$3"); after=$(load_cpu_ticks "$1")
+  echo "$(load_ms_per_request $((after - before)) "$n") $n"
 }
 
 start "$1" "$PORT_A"; PID_A=$STARTED
-start "$2" "$PORT_B"; PID_B=$STARTED
-ready "$PORT_A"; ready "$PORT_B"
+if [ "$MODE" = counts ]; then
+  PID_B=$PID_A PORT_B=$PORT_A
+else
+  start "$2" "$PORT_B"; PID_B=$STARTED
+fi
+load_wait_ready "$PORT_A" "$PID_A"; load_wait_ready "$PORT_B" "$PID_B"
 ratios=()
-if [ "$MODE" = alternate ]; then
-  drive "$WARMUP" "$PORT_A" > /dev/null; drive "$WARMUP" "$PORT_B" > /dev/null
+if [ "$MODE" != together ]; then
+  drive "$WARMUP" "$PORT_A" "$CONNECTIONS_A" > /dev/null; drive "$WARMUP" "$PORT_B" "$CONNECTIONS_B" > /dev/null
   for pair in $(seq 1 "$PAIRS"); do
-    if (( pair % 2 )); then a=$(alone "$PID_A" "$PORT_A"); b=$(alone "$PID_B" "$PORT_B")
-    else b=$(alone "$PID_B" "$PORT_B"); a=$(alone "$PID_A" "$PORT_A"); fi
+    if (( pair % 2 )); then a=$(alone "$PID_A" "$PORT_A" "$CONNECTIONS_A"); b=$(alone "$PID_B" "$PORT_B" "$CONNECTIONS_B")
+    else b=$(alone "$PID_B" "$PORT_B" "$CONNECTIONS_B"); a=$(alone "$PID_A" "$PORT_A" "$CONNECTIONS_A"); fi
     read -r cpu_a n_a <<< "$a"; read -r cpu_b n_b <<< "$b"
     ratio=$(awk -v a="$cpu_a" -v b="$cpu_b" 'BEGIN{printf "%.4f", b / a}')
     ratios+=("$ratio")
@@ -94,11 +88,11 @@ else
   drive "$WARMUP" "$PORT_A" > /dev/null & warm=$!; drive "$WARMUP" "$PORT_B" > /dev/null; wait "$warm"
   out=$(mktemp)
   for round in $(seq 1 "$ROUNDS"); do
-    a0=$(ticks "$PID_A"); b0=$(ticks "$PID_B")
+    a0=$(load_cpu_ticks "$PID_A"); b0=$(load_cpu_ticks "$PID_B")
     drive "$SECONDS_MEASURED" "$PORT_A" > "$out" & side_a=$!
     n_b=$(drive "$SECONDS_MEASURED" "$PORT_B"); wait "$side_a"; n_a=$(cat "$out")
-    a1=$(ticks "$PID_A"); b1=$(ticks "$PID_B")
-    cpu_a=$(ms_per_request $((a1 - a0)) "$n_a"); cpu_b=$(ms_per_request $((b1 - b0)) "$n_b")
+    a1=$(load_cpu_ticks "$PID_A"); b1=$(load_cpu_ticks "$PID_B")
+    cpu_a=$(load_ms_per_request $((a1 - a0)) "$n_a"); cpu_b=$(load_ms_per_request $((b1 - b0)) "$n_b")
     ratio=$(awk -v a="$cpu_a" -v b="$cpu_b" 'BEGIN{printf "%.4f", b / a}')
     ratios+=("$ratio")
     echo "round $round: A $cpu_a ms/req ($n_a requests), B $cpu_b ms/req ($n_b requests), B/A $ratio"
@@ -107,4 +101,4 @@ else
 fi
 printf '%s\n' "${ratios[@]}" | sort -n | awk '{r[NR] = $1} END {
   printf "B/A CPU per request: median %.3f, quartiles %.3f-%.3f (%d %s)\n", (NR % 2 ? r[(NR + 1) / 2] : (r[NR / 2] + r[NR / 2 + 1]) / 2),
-    r[int((NR + 3) / 4)], r[int((3 * NR + 3) / 4)], NR, "'"$([ "$MODE" = alternate ] && echo pairs || echo rounds)"'" }'
+    r[int((NR + 3) / 4)], r[int((3 * NR + 3) / 4)], NR, "'"$([ "$MODE" = together ] && echo rounds || echo pairs)"'" }'

@@ -13,34 +13,24 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 SERVER=$ROOT/bin/Release/net10.0/linux-x64/Truss.Clip
 PORT=${PORT:-18095} CONNECTIONS=${CONNECTIONS:-8} SECONDS_MEASURED=${SECONDS_MEASURED:-8} WARMUP=${WARMUP:-6} ROUNDS=${ROUNDS:-3}
 SERVER_CPU=${SERVER_CPU:-0} CLIENT_CPU=${CLIENT_CPU:-1}
-BODY=$(mktemp)
-trap 'rm -f "$BODY"' EXIT
-printf '{"labels": ["a red circle", "a blue square", "a yellow star", "a green triangle", "a purple cross"], "image_base64": "%s"}' \
-  "$(base64 -w0 "$ROOT/data/samples/red_circle.png")" > "$BODY"
-URL=http://127.0.0.1:$PORT/v1/models/model:predict
-threads=$(( CONNECTIONS < 2 ? CONNECTIONS : 2 ))
+. "$ROOT/tools/load/common.sh"
+BODY=$(mktemp) PID=
+trap 'rm -f "$BODY"; if [ -n "$PID" ]; then kill "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; fi; true' EXIT
+load_write_body "$BODY"
 
 measure() {
-  local name=$1 config=${2%%:*} envs=() pid t0 t1 line n rps
+  local name=$1 config=${2%%:*} envs=() t0 t1 line
   [[ $2 == *:* ]] && IFS=, read -r -a envs <<< "${2#*:}"
   env "${envs[@]}" taskset -c "$SERVER_CPU" "$SERVER" serve --config "$config" --host 127.0.0.1 --port "$PORT" > /dev/null 2>&1 &
-  pid=$!
-  for _ in $(seq 1 300); do curl -sf "http://127.0.0.1:$PORT/v1/models/model" > /dev/null 2>&1 && break; sleep 0.1; done
-  PREDICT_BODY=$BODY CONNECTIONS=$CONNECTIONS taskset -c "$CLIENT_CPU" wrk -t"$threads" -c"$CONNECTIONS" -d"${WARMUP}s" \
-    -s "$ROOT/tools/load/predict.lua" "$URL" > /dev/null
-  t0=$(awk '{print $14 + $15}' "/proc/$pid/stat")
-  line=$(PREDICT_BODY=$BODY CONNECTIONS=$CONNECTIONS taskset -c "$CLIENT_CPU" wrk -t"$threads" -c"$CONNECTIONS" \
-    -d"${SECONDS_MEASURED}s" -s "$ROOT/tools/load/predict.lua" "$URL" | grep '"stage"')
-  t1=$(awk '{print $14 + $15}' "/proc/$pid/stat")
-  kill "$pid"; wait "$pid" 2>/dev/null || true
-  # A fast 4xx/5xx would count as throughput: any answer but 200 voids the comparison.
-  case "$line" in
-    *'"non_200": 0,'*'"errors": {"connect": 0, "read": 0, "write": 0, "timeout": 0, "status": 0}'*) ;;
-    *) echo "$name: wrk saw failed requests: $line" >&2; exit 1 ;;
-  esac
-  n=$(sed -E 's/.*"requests": ([0-9]+).*/\1/' <<< "$line"); rps=$(sed -E 's/.*"req_per_s": ([0-9.]+).*/\1/' <<< "$line")
-  awk -v name="$name" -v rps="$rps" -v t=$((t1 - t0)) -v n="$n" -v hz="$(getconf CLK_TCK)" \
-    'BEGIN { printf "%s: %s req/s, server CPU %.3f ms/req\n", name, rps, (n > 0 ? t * 1000 / hz / n : 0) }'
+  PID=$!
+  load_wait_ready "$PORT" "$PID"
+  load_wrk "$WARMUP" "$CONNECTIONS" "$PORT" "$BODY" > /dev/null
+  t0=$(load_cpu_ticks "$PID")
+  line=$(load_wrk "$SECONDS_MEASURED" "$CONNECTIONS" "$PORT" "$BODY") || { echo "$name: the measurement failed" >&2; exit 1; }
+  t1=$(load_cpu_ticks "$PID")
+  kill "$PID"; wait "$PID" 2>/dev/null || true
+  PID=
+  echo "$name: $(load_field req_per_s "$line") req/s, server CPU $(load_ms_per_request $((t1 - t0)) "$(load_field requests "$line")") ms/req"
 }
 
 [ -x "$SERVER" ] || { echo "missing $SERVER: run dotnet build -c Release" >&2; exit 2; }

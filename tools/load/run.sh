@@ -43,18 +43,17 @@ for f in "$SERVER" "$HARNESS"; do
   [ -x "$f" ] || { echo "missing $f: run dotnet build -c Release && dotnet build bench -c Release" >&2; exit 2; }
 done
 mkdir -p "$OUT"
+. "$ROOT/tools/load/common.sh"
 BODY_FILE=$OUT/body-$BODY.json
-LABELS='["a red circle", "a blue square", "a yellow star", "a green triangle", "a purple cross"]'
 case "$BODY" in
-  # The README's sample photo (320x240 PNG, 158 KB) as base64: what a client uploading a file sends.
-  base64) printf '{"labels": %s, "image_base64": "%s"}' "$LABELS" "$(base64 -w0 "$ROOT/data/samples/red_circle.png")" > "$BODY_FILE" ;;
+  base64) load_write_body "$BODY_FILE" ;;
   # The original truss's input: a 64x64x3 pixel array (numpy .tolist()), the embedded model's input size.
   pixels) /usr/bin/python3 -c "
 import json, sys
 from PIL import Image
 im = Image.open('$ROOT/data/samples/red_circle.png').convert('RGB').resize((64, 64), Image.BICUBIC)
 px = [[list(im.getpixel((x, y))) for x in range(64)] for y in range(64)]
-json.dump({'labels': $LABELS, 'image': px}, open('$BODY_FILE', 'w'))" ;;
+json.dump({'labels': $LOAD_LABELS, 'image': px}, open('$BODY_FILE', 'w'))" ;;
   *) echo "--body is base64 or pixels" >&2; exit 2 ;;
 esac
 URL=http://127.0.0.1:$PORT/v1/models/model:predict
@@ -100,36 +99,22 @@ inproc_turn() {
 
 taskset -c "$SERVER_CPU" "$SERVER" serve --config "$CONFIG" "${MODEL_ARGS[@]}" --host 127.0.0.1 --port "$PORT" > "$OUT/server.log" 2>&1 &
 SERVER_PID=$!
-for _ in $(seq 1 300); do
-  curl -sf "http://127.0.0.1:$PORT/v1/models/model" > /dev/null 2>&1 && break
-  kill -0 "$SERVER_PID" 2>/dev/null || { echo "server exited; see $OUT/server.log" >&2; exit 1; }
-  sleep 0.2
-done
+load_wait_ready "$PORT" "$SERVER_PID" || { echo "see $OUT/server.log" >&2; exit 1; }
 ANSWER=$(curl -sf "$URL" -H 'Content-Type: application/json' --data-binary "@$BODY_FILE")
 case "$ANSWER" in *'"status": "success"'*) ;; *) echo "unexpected answer: $ANSWER" >&2; exit 1 ;; esac
 
 # Warm-up (discarded), as long as the harness's: JIT tiers, pools and connections settle first.
-PREDICT_BODY=$BODY_FILE taskset -c "$CLIENT_CPU" wrk -t2 -c8 -d"${WARMUP}s" -s "$ROOT/tools/load/predict.lua" "$URL" > "$OUT/wrk-warmup.txt"
-# Server CPU time (user + system, in clock ticks) from /proc, so each http line also says how much CPU a request
-# cost the server: the same measure as the harness's cpu_ms_per_request.
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$SERVER_PID/stat"; }
-TICK_MS=$(awk -v hz="$(getconf CLK_TCK)" 'BEGIN{print 1000 / hz}')
+load_wrk "$WARMUP" 8 "$PORT" "$BODY_FILE" > "$OUT/wrk-warmup.txt"
+# Each http line also says how much CPU a request cost the server (user + system time from /proc): the same measure
+# as the harness's cpu_ms_per_request.
 http_turn() {
-  local c=$1 tag=$2 threads before after line requests cpu
-  threads=$(( c < 2 ? c : 2 ))   # wrk needs at least one connection per thread
-  before=$(cpu_ticks)
-  PREDICT_BODY=$BODY_FILE CONNECTIONS=$c taskset -c "$CLIENT_CPU" \
-    wrk -t"$threads" -c"$c" -d"${SECONDS_PER_TURN}s" --timeout 10s -s "$ROOT/tools/load/predict.lua" "$URL" > "$OUT/wrk-$tag.txt"
-  after=$(cpu_ticks)
-  line=$(grep '^{"stage": "http"' "$OUT/wrk-$tag.txt")
-  # A fast 4xx/5xx (a queue overflow, a bad body) would count as throughput: any answer but 200 voids the run.
-  case "$line" in
-    *'"non_200": 0,'*'"errors": {"connect": 0, "read": 0, "write": 0, "timeout": 0, "status": 0}'*) ;;
-    *) echo "wrk saw failed requests in $tag: $line" >&2; exit 1 ;;
-  esac
-  requests=$(printf '%s' "$line" | sed -E 's/.*"requests": ([0-9]+).*/\1/')
-  cpu=$(awk -v t=$((after - before)) -v ms="$TICK_MS" -v n="$requests" 'BEGIN{printf "%.4f", (n > 0 ? t * ms / n : 0)}')
-  printf '%s\n' "${line%\}}, \"round\": \"$tag\", \"server_cpu_ms_per_request\": $cpu}" | tee -a "$OUT/load.jsonl"
+  local c=$1 tag=$2 before after line
+  before=$(load_cpu_ticks "$SERVER_PID")
+  line=$(load_wrk "$SECONDS_PER_TURN" "$c" "$PORT" "$BODY_FILE") || { echo "turn $tag failed" >&2; exit 1; }
+  after=$(load_cpu_ticks "$SERVER_PID")
+  printf '%s\n' "$line" > "$OUT/wrk-$tag.txt"
+  printf '%s\n' "${line%\}}, \"round\": \"$tag\", \"server_cpu_ms_per_request\": $(load_ms_per_request $((after - before)) "$(load_field requests "$line")")}" \
+    | tee -a "$OUT/load.jsonl"
 }
 
 for round in $(seq 1 "$ROUNDS"); do
