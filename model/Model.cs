@@ -55,17 +55,10 @@ public sealed class Model : ITrussModel, IUtf8TextInputModel, IEmbeddingsModel, 
     {
         var classifier = _classifier ?? throw new InvalidOperationException("Predict before Load; this is a bug.");
         var request = PredictRequest.Parse(input, _settings.Limits);
-        var (images, slot) = await LoadImagesAsync(classifier, request.Images, cancellationToken);
-        try
-        {
-            var probabilities = await classifier.ClassifyAsync(images, request.Labels, request.Templates, cancellationToken, slot);
-            return PredictResponse.Create(request.Labels, probabilities, request.TopK);
-        }
-        finally
-        {
-            slot.Dispose();
-            DisposeAll(images);
-        }
+        var (loadImage, slot) = await PrepareImagesAsync(classifier, request.Images, cancellationToken);
+        var probabilities = await classifier.ClassifyAsync(
+            request.Images.Count, loadImage, request.Labels, request.Templates, cancellationToken, slot);
+        return PredictResponse.Create(request.Labels, probabilities, request.TopK);
     }
 
     /// <summary>
@@ -82,16 +75,8 @@ public sealed class Model : ITrussModel, IUtf8TextInputModel, IEmbeddingsModel, 
         long promptTokens = 0;
         if (request.Images is { } sources)
         {
-            var (images, slot) = await LoadImagesAsync(classifier, sources, cancellationToken);
-            try
-            {
-                vectors = await classifier.EmbedImagesAsync(images, cancellationToken, slot);
-            }
-            finally
-            {
-                slot.Dispose();
-                DisposeAll(images);
-            }
+            var (loadImage, slot) = await PrepareImagesAsync(classifier, sources, cancellationToken);
+            vectors = await classifier.EmbedImagesAsync(sources.Count, loadImage, cancellationToken, slot);
 
             promptTokens = sources.Count * EmbeddingsResponse.TokensPerImage;
         }
@@ -116,37 +101,33 @@ public sealed class Model : ITrussModel, IUtf8TextInputModel, IEmbeddingsModel, 
     }
 
     /// <summary>
-    /// Fetches every image URL of a request concurrently, then takes one of the engine's preprocessing slots and
-    /// decodes every image on this thread: a slow download holds no slot, and the engine gives the slot back once it
-    /// has preprocessed the images (<see cref="ZeroShotClassifier.ClassifyAsync"/>). On failure nothing is left
-    /// undisposed or held; on success the caller disposes the images and, if the engine has not, the slot.
+    /// Fetches every image URL of a request concurrently, then takes one of the engine's preprocessing slots: a slow
+    /// download holds no slot. The engine then decodes the images one at a time through the returned loader, on this
+    /// request's thread under the slot, preprocesses and disposes each before the next, and gives the slot back (also
+    /// on failure), so a request holds one decoded image at a time (<see cref="ZeroShotClassifier.ClassifyAsync(int, Func{int, RgbImage}, IReadOnlyList{string}, IReadOnlyList{string}?, CancellationToken, PreprocessingSlot?)"/>).
+    /// Pass both to the engine at once: the slot is held until it does.
     /// </summary>
-    private async Task<(RgbImage[] Images, PreprocessingSlot Slot)> LoadImagesAsync(
+    private async Task<(Func<int, RgbImage> LoadImage, PreprocessingSlot Slot)> PrepareImagesAsync(
         ZeroShotClassifier classifier, IReadOnlyList<ImageSource> sources, CancellationToken cancellationToken)
     {
         var downloads = await FetchAllAsync(sources, cancellationToken);
         var slot = await classifier.PreprocessingSlots.EnterAsync(cancellationToken);
-        var images = new RgbImage?[sources.Count];
-        try
-        {
-            for (var i = 0; i < images.Length; i++)
-            {
-                var source = sources[i];
-                images[i] = source switch
-                {
-                    { Url: not null } => Decode(classifier, downloads![i], source.Field),
-                    { Inline: { } inline } => inline.Decode(bytes => Decode(classifier, bytes, source.Field)),
-                    _ => PixelArray.ToImage(source.Pixels, classifier.Decoder.Options.MaxPixels, classifier.Decoder.Options.AlphaMode, source.Field),
-                };
-            }
+        return (LoadImage, slot);
 
-            return ((RgbImage[])images!, slot);
-        }
-        catch
+        RgbImage LoadImage(int index)
         {
-            slot.Dispose();
-            DisposeAll(images);
-            throw;
+            var source = sources[index];
+            switch (source)
+            {
+                case { Url: not null }:
+                    var bytes = downloads![index]!;
+                    downloads[index] = null; // decoded once; the download need not outlive its image
+                    return Decode(classifier, bytes, source.Field);
+                case { Inline: { } inline }:
+                    return inline.Decode(bytes => Decode(classifier, bytes, source.Field));
+                default:
+                    return PixelArray.ToImage(source.Pixels, classifier.Decoder.Options.MaxPixels, classifier.Decoder.Options.AlphaMode, source.Field);
+            }
         }
     }
 
@@ -177,14 +158,6 @@ public sealed class Model : ITrussModel, IUtf8TextInputModel, IEmbeddingsModel, 
 
     private async Task FetchIntoAsync(ImageSource source, byte[]?[] downloads, int index, CancellationToken cancellationToken) =>
         downloads[index] = await _fetcher.FetchAsync(source.Url!, cancellationToken, source.Field);
-
-    private static void DisposeAll(RgbImage?[] images)
-    {
-        foreach (var image in images)
-        {
-            image?.Dispose();
-        }
-    }
 
     private static RgbImage Decode(ZeroShotClassifier classifier, ReadOnlySpan<byte> bytes, string field)
     {

@@ -50,7 +50,7 @@ public sealed record ClipEngineOptions
 
     /// <summary>
     /// Dynamic batching of image-tower runs across concurrent calls of
-    /// <see cref="ZeroShotClassifier.ClassifyAsync"/>; null disables it. Used only when the image tower's batch
+    /// <c>ZeroShotClassifier.ClassifyAsync</c> and <c>EmbedImagesAsync</c>; null disables it. Used only when the image tower's batch
     /// dimension is dynamic.
     /// </summary>
     public Batching.BatchingOptions? Batching { get; init; }

@@ -64,8 +64,8 @@ public sealed class ZeroShotClassifier : IDisposable
 
     /// <summary>
     /// Bounds the requests that decode and preprocess at the same time (<see cref="ClipEngineOptions.PreprocessThreads"/>):
-    /// <see cref="ClassifyAsync"/> and <see cref="EmbedImagesAsync"/> preprocess while holding a slot, and a caller
-    /// that also decodes takes one first and hands it to them.
+    /// <c>ClassifyAsync</c> and <c>EmbedImagesAsync</c> decode (when given a loader) and preprocess while holding a slot,
+    /// and a caller that also downloads takes one first and hands it to them.
     /// </summary>
     public PreprocessingSlots PreprocessingSlots { get; }
 
@@ -161,12 +161,45 @@ public sealed class ZeroShotClassifier : IDisposable
     /// A slot the caller took (for instance before decoding the images), which this call gives back once the images
     /// are preprocessed, also on failure; null takes one here.
     /// </param>
-    public async Task<float[][]> ClassifyAsync(
+    public Task<float[][]> ClassifyAsync(
         IReadOnlyList<RgbImage> images,
         IReadOnlyList<string> labels,
         IReadOnlyList<string>? templates,
         CancellationToken cancellationToken,
-        PreprocessingSlot? slot = null)
+        PreprocessingSlot? slot = null) =>
+        ClassifyAsync(images.Count, index => images[index], ownsImages: false, labels, templates, cancellationToken, slot);
+
+    /// <summary>
+    /// <see cref="ClassifyAsync(IReadOnlyList{RgbImage}, IReadOnlyList{string}, IReadOnlyList{string}?, CancellationToken, PreprocessingSlot?)"/>
+    /// with images decoded one at a time: <paramref name="loadImage"/> decodes image <c>index</c> when its turn comes,
+    /// and the engine disposes it once preprocessed, before loading the next. A request then holds one decoded image
+    /// at a time, not all of them: 32 images of 50 MP decoded up front would hold 4.8 GB.
+    /// </summary>
+    /// <param name="imageCount">How many images; at least one.</param>
+    /// <param name="loadImage">Decodes image <c>index</c> (0 to <paramref name="imageCount"/> − 1) into a new image
+    /// the engine then owns; called in order, on the caller's thread, while the slot is held. What it throws
+    /// (a bad image) ends the call, with the slot given back.</param>
+    /// <param name="labels">The labels to score.</param>
+    /// <param name="templates">Overrides <see cref="ClipEngineOptions.PromptTemplates"/> for this call when not null.</param>
+    /// <param name="cancellationToken">Cancels the wait for a slot or for the image tower.</param>
+    /// <param name="slot">As in the other overload.</param>
+    public Task<float[][]> ClassifyAsync(
+        int imageCount,
+        Func<int, RgbImage> loadImage,
+        IReadOnlyList<string> labels,
+        IReadOnlyList<string>? templates,
+        CancellationToken cancellationToken,
+        PreprocessingSlot? slot = null) =>
+        ClassifyAsync(imageCount, loadImage, ownsImages: true, labels, templates, cancellationToken, slot);
+
+    private async Task<float[][]> ClassifyAsync(
+        int imageCount,
+        Func<int, RgbImage> loadImage,
+        bool ownsImages,
+        IReadOnlyList<string> labels,
+        IReadOnlyList<string>? templates,
+        CancellationToken cancellationToken,
+        PreprocessingSlot? slot)
     {
         if (labels.Count == 0)
         {
@@ -174,7 +207,7 @@ public sealed class ZeroShotClassifier : IDisposable
             throw new ArgumentOutOfRangeException(nameof(labels), "At least one label is needed.");
         }
 
-        var imageEmbeddings = await EmbedImagesAsync(images, cancellationToken, slot).ConfigureAwait(false);
+        var imageEmbeddings = await EmbedImagesAsync(imageCount, loadImage, ownsImages, cancellationToken, slot).ConfigureAwait(false);
         var labelEmbeddings = new float[labels.Count * EmbeddingDim];
         EmbedLabels(labels, templates ?? Options.PromptTemplates, labelEmbeddings);
         return Score(imageEmbeddings, labelEmbeddings, labels.Count);
@@ -192,31 +225,54 @@ public sealed class ZeroShotClassifier : IDisposable
     /// A slot the caller took, which this call gives back once the images are preprocessed, also on failure; null
     /// takes one here.
     /// </param>
-    public async Task<float[]> EmbedImagesAsync(IReadOnlyList<RgbImage> images, CancellationToken cancellationToken, PreprocessingSlot? slot = null)
+    public Task<float[]> EmbedImagesAsync(IReadOnlyList<RgbImage> images, CancellationToken cancellationToken, PreprocessingSlot? slot = null) =>
+        EmbedImagesAsync(images.Count, index => images[index], ownsImages: false, cancellationToken, slot);
+
+    /// <summary>
+    /// <see cref="EmbedImagesAsync(IReadOnlyList{RgbImage}, CancellationToken, PreprocessingSlot?)"/> with images
+    /// decoded one at a time, as in <see cref="ClassifyAsync(int, Func{int, RgbImage}, IReadOnlyList{string}, IReadOnlyList{string}?, CancellationToken, PreprocessingSlot?)"/>.
+    /// </summary>
+    public Task<float[]> EmbedImagesAsync(int imageCount, Func<int, RgbImage> loadImage, CancellationToken cancellationToken, PreprocessingSlot? slot = null) =>
+        EmbedImagesAsync(imageCount, loadImage, ownsImages: true, cancellationToken, slot);
+
+    private async Task<float[]> EmbedImagesAsync(
+        int imageCount, Func<int, RgbImage> loadImage, bool ownsImages, CancellationToken cancellationToken, PreprocessingSlot? slot)
     {
         var dim = EmbeddingDim;
-        if (images.Count == 0)
+        if (imageCount <= 0)
         {
             slot?.Dispose();
-            return [];
+            return imageCount == 0 ? [] : throw new ArgumentOutOfRangeException(nameof(imageCount), imageCount, "A count of images cannot be negative.");
         }
 
         var tensorLength = _preprocessor.TensorLength;
-        var pixels = ArrayPool<float>.Shared.Rent(images.Count * tensorLength);
+        var pixels = ArrayPool<float>.Shared.Rent(imageCount * tensorLength);
         try
         {
-            // A batch being filled waits for this request while it preprocesses (see ImageBatcher.Announce), so the
-            // announcement starts only once the request holds a slot and is really preprocessing.
-            ImageBatcher.Announcement? announcement;
+            ImageBatcher.Announcement? announcement = null;
             try
             {
                 slot ??= await PreprocessingSlots.EnterAsync(cancellationToken).ConfigureAwait(false);
-                announcement = _batcher?.Announce();
                 try
                 {
-                    for (var i = 0; i < images.Count; i++)
+                    for (var i = 0; i < imageCount; i++)
                     {
-                        Preprocess(images[i], pixels.AsSpan(i * tensorLength, tensorLength));
+                        var image = loadImage(i);
+                        try
+                        {
+                            // A batch being filled waits for announced requests (see ImageBatcher.Announce), so this
+                            // one announces itself once its first image is decoded and it is really preprocessing:
+                            // waiting for its decode as well cost more than the larger batches saved (measured).
+                            announcement ??= _batcher?.Announce();
+                            Preprocess(image, pixels.AsSpan(i * tensorLength, tensorLength));
+                        }
+                        finally
+                        {
+                            if (ownsImages)
+                            {
+                                image.Dispose();
+                            }
+                        }
                     }
                 }
                 catch
@@ -233,14 +289,14 @@ public sealed class ZeroShotClassifier : IDisposable
             float[] embeddings;
             if (announcement is null)
             {
-                embeddings = new float[images.Count * dim];
-                EncodeImages(pixels.AsSpan(0, images.Count * tensorLength), images.Count, embeddings);
+                embeddings = new float[imageCount * dim];
+                EncodeImages(pixels.AsSpan(0, imageCount * tensorLength), imageCount, embeddings);
             }
             else
             {
                 using (announcement)
                 {
-                    embeddings = await _batcher!.EncodeAsync(pixels, images.Count, cancellationToken, announcement).ConfigureAwait(false);
+                    embeddings = await _batcher!.EncodeAsync(pixels, imageCount, cancellationToken, announcement).ConfigureAwait(false);
                 }
             }
 

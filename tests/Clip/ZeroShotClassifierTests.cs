@@ -263,6 +263,89 @@ public class ZeroShotClassifierTests
         }
     }
 
+    [TestCase(true)]
+    [TestCase(false)]
+    public async Task ClassifyAsync_WithALoader_DecodesOneImageAtATime_AndEqualsTheListOverload(bool batching)
+    {
+        using var classifier = Load(ModelFixtures.Split, o => o with { Batching = batching ? new global::Clip.Batching.BatchingOptions() : null });
+        using var a = Image(11);
+        using var b = Image(12, 30, 70);
+        using var c = Image(13, 64, 64);
+        RgbImage[] sources = [a, b, c];
+        var expected = await classifier.ClassifyAsync(sources, Labels, null, CancellationToken.None);
+        var expectedEmbeddings = await classifier.EmbedImagesAsync(sources, CancellationToken.None);
+        var loaded = new List<RgbImage>();
+        var undisposedAtEachLoad = new List<int>();
+        RgbImage LoadCopy(int index)
+        {
+            undisposedAtEachLoad.Add(loaded.Count(image => !IsDisposed(image)));
+            var copy = RgbImage.FromRgb(sources[index].Pixels.ToArray(), sources[index].Width, sources[index].Height);
+            loaded.Add(copy);
+            return copy;
+        }
+
+        var probabilities = await classifier.ClassifyAsync(sources.Length, LoadCopy, Labels, null, CancellationToken.None);
+        var embeddings = await classifier.EmbedImagesAsync(sources.Length, LoadCopy, CancellationToken.None);
+
+        using (Assert.EnterMultipleScope())
+        {
+            for (var i = 0; i < sources.Length; i++)
+            {
+                Assert.That(probabilities[i], Is.EqualTo(expected[i]).Within(1e-6), $"image {i}");
+            }
+
+            Assert.That(embeddings, Is.EqualTo(expectedEmbeddings).Within(1e-6));
+            Assert.That(undisposedAtEachLoad, Is.EqualTo(new[] { 0, 0, 0, 0, 0, 0 }), "each image is disposed before the next is loaded");
+            Assert.That(loaded.All(IsDisposed), Is.True, "the engine disposes every image it loaded");
+            Assert.That(a.Pixels.Length, Is.Positive, "images passed as a list stay the caller's");
+            Assert.That(classifier.PreprocessingSlots.Busy, Is.Zero);
+        }
+    }
+
+    [Test]
+    public async Task ClassifyAsync_LoaderThrows_DisposesWhatItLoaded_GivesTheSlotBack_AndAnnouncesNothing()
+    {
+        using var classifier = Load(ModelFixtures.Split, o => o with { PreprocessThreads = 1, Batching = new global::Clip.Batching.BatchingOptions() });
+        var loaded = new List<RgbImage>();
+        RgbImage LoadOrFail(int index)
+        {
+            if (index == 1)
+            {
+                throw new InvalidDataException("image 1 is not an image");
+            }
+
+            var image = Image(14);
+            loaded.Add(image);
+            return image;
+        }
+
+        var slot = await classifier.PreprocessingSlots.EnterAsync(CancellationToken.None);
+        var classifying = classifier.ClassifyAsync(3, LoadOrFail, Labels, null, CancellationToken.None, slot);
+
+        Assert.That(async () => await classifying, Throws.InstanceOf<InvalidDataException>().With.Message.Contains("image 1"));
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(loaded, Has.Count.EqualTo(1), "nothing is loaded after the failure");
+            Assert.That(IsDisposed(loaded[0]), Is.True, "the image loaded before the failure is disposed");
+            Assert.That(slot.IsHeld, Is.False);
+            Assert.That(classifier.PreprocessingSlots.Busy, Is.Zero);
+            Assert.That(classifier.Batcher!.Announced, Is.Zero, "the announcement ended with the failure");
+        }
+    }
+
+    private static bool IsDisposed(RgbImage image)
+    {
+        try
+        {
+            _ = image.Pixels;
+            return false;
+        }
+        catch (ObjectDisposedException)
+        {
+            return true;
+        }
+    }
+
     [Test]
     public async Task EmbedImagesAsync_CancelledWhileWaitingForASlot_Throws_AndHoldsNothing()
     {
