@@ -257,6 +257,8 @@ public sealed class ZeroShotClassifier : IDisposable
                 {
                     for (var i = 0; i < imageCount; i++)
                     {
+                        // A client that left stops the decoding of its remaining images (32 large ones take seconds).
+                        cancellationToken.ThrowIfCancellationRequested();
                         var image = loadImage(i);
                         try
                         {

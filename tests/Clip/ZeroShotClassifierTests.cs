@@ -333,6 +333,31 @@ public class ZeroShotClassifierTests
         }
     }
 
+    [Test]
+    public async Task ClassifyAsync_WithALoader_CancelledBetweenImages_LoadsNoMore()
+    {
+        using var classifier = Load(ModelFixtures.Split, o => o with { PreprocessThreads = 1 });
+        using var cancellation = new CancellationTokenSource();
+        var loaded = new List<RgbImage>();
+        RgbImage LoadThenCancel(int index)
+        {
+            var image = Image(15);
+            loaded.Add(image);
+            cancellation.Cancel(); // the client leaves while its first image is being decoded
+            return image;
+        }
+
+        var classifying = classifier.ClassifyAsync(3, LoadThenCancel, Labels, null, cancellation.Token);
+
+        Assert.That(async () => await classifying, Throws.InstanceOf<OperationCanceledException>());
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(loaded, Has.Count.EqualTo(1), "no image is decoded after the cancellation");
+            Assert.That(IsDisposed(loaded[0]), Is.True);
+            Assert.That(classifier.PreprocessingSlots.Busy, Is.Zero);
+        }
+    }
+
     private static bool IsDisposed(RgbImage image)
     {
         try
