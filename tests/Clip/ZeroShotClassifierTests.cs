@@ -23,6 +23,10 @@ public class ZeroShotClassifierTests
         return ZeroShotClassifier.Load(configure?.Invoke(options) ?? options, NullLoggerFactory.Instance);
     }
 
+    /// <summary>The split fixture, with dynamic batching on or off.</summary>
+    private static ZeroShotClassifier LoadSplit(bool batching) =>
+        Load(ModelFixtures.Split, o => o with { Batching = batching ? new global::Clip.Batching.BatchingOptions() : null });
+
     /// <summary>A deterministic, non-square test image.</summary>
     private static RgbImage Image(int seed, int width = 45, int height = 37)
     {
@@ -183,7 +187,7 @@ public class ZeroShotClassifierTests
     [TestCase(false)]
     public async Task EmbedImagesAsync_WithOrWithoutBatching_EqualsEmbedImages(bool batching)
     {
-        using var classifier = Load(ModelFixtures.Split, o => o with { Batching = batching ? new global::Clip.Batching.BatchingOptions() : null });
+        using var classifier = LoadSplit(batching);
         using var a = Image(6);
         using var b = Image(7, 80, 20);
         var expected = new float[2 * classifier.EmbeddingDim];
@@ -267,7 +271,7 @@ public class ZeroShotClassifierTests
     [TestCase(false)]
     public async Task ClassifyAsync_WithALoader_DecodesOneImageAtATime_AndEqualsTheListOverload(bool batching)
     {
-        using var classifier = Load(ModelFixtures.Split, o => o with { Batching = batching ? new global::Clip.Batching.BatchingOptions() : null });
+        using var classifier = LoadSplit(batching);
         using var a = Image(11);
         using var b = Image(12, 30, 70);
         using var c = Image(13, 64, 64);
