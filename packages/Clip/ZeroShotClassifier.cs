@@ -175,7 +175,7 @@ public sealed class ZeroShotClassifier : IDisposable
     /// and the engine disposes it once preprocessed, before loading the next. A request then holds one decoded image
     /// at a time, not all of them: 32 images of 50 MP decoded up front would hold 4.8 GB.
     /// </summary>
-    /// <param name="imageCount">How many images; at least one.</param>
+    /// <param name="imageCount">How many images (none gives no predictions).</param>
     /// <param name="loadImage">Decodes image <c>index</c> (0 to <paramref name="imageCount"/> − 1) into a new image
     /// the engine then owns; called in order, on the caller's thread, while the slot is held. What it throws
     /// (a bad image) ends the call, with the slot given back.</param>
