@@ -43,13 +43,11 @@ load_write_body "$BODY"
 
 # start SIDE PORT: starts one side's server in the background; its pid goes to STARTED.
 start() {
-  local side=$1 port=$2 binary config envs=()
-  binary=${side%%:*}; side=${side#*:}; config=${side%%:*}
-  [[ $side == *:* ]] && IFS=, read -r -a envs <<< "${side#*:}"
+  local binary=${1%%:*}
   [ "$binary" = default ] && binary=$ROOT/bin/Release/net10.0/linux-x64/Truss.Clip
   [ -x "$binary" ] || { echo "missing $binary: run dotnet build -c Release" >&2; exit 2; }
-  env "${envs[@]}" taskset -c "$SERVER_CPU" "$binary" serve --config "$config" --host 127.0.0.1 --port "$port" > /dev/null 2>&1 &
-  STARTED=$!
+  load_start_server "$binary" "${1#*:}" "$2"
+  STARTED=$LOAD_SERVER_PID
 }
 
 # drive SECONDS PORT [CONNECTIONS]: one wrk run; prints its request count, and stops everything on any answer but 200.

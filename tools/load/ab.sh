@@ -19,10 +19,9 @@ trap 'rm -f "$BODY"; if [ -n "$PID" ]; then kill "$PID" 2>/dev/null; wait "$PID"
 load_write_body "$BODY"
 
 measure() {
-  local name=$1 config=${2%%:*} envs=() t0 t1 line
-  [[ $2 == *:* ]] && IFS=, read -r -a envs <<< "${2#*:}"
-  env "${envs[@]}" taskset -c "$SERVER_CPU" "$SERVER" serve --config "$config" --host 127.0.0.1 --port "$PORT" > /dev/null 2>&1 &
-  PID=$!
+  local name=$1 t0 t1 line
+  load_start_server "$SERVER" "$2" "$PORT"
+  PID=$LOAD_SERVER_PID
   load_wait_ready "$PORT" "$PID"
   load_wrk "$WARMUP" "$CONNECTIONS" "$PORT" "$BODY" > /dev/null
   t0=$(load_cpu_ticks "$PID")

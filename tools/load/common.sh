@@ -10,6 +10,15 @@ load_write_body() {
   printf '{"labels": %s, "image_base64": "%s"}' "$LOAD_LABELS" "$(base64 -w0 "$ROOT/data/samples/red_circle.png")" > "$1"
 }
 
+# load_start_server BINARY CONFIG[:ENV=VALUE,...] PORT: starts the server in the background on 127.0.0.1, pinned to
+# core $SERVER_CPU (default 0), with that config and those environment variables; its pid goes to LOAD_SERVER_PID.
+load_start_server() {
+  local binary=$1 config=${2%%:*} port=$3 envs=()
+  if [[ $2 == *:* ]]; then IFS=, read -r -a envs <<< "${2#*:}"; fi
+  env "${envs[@]}" taskset -c "${SERVER_CPU:-0}" "$binary" serve --config "$config" --host 127.0.0.1 --port "$port" > /dev/null 2>&1 &
+  LOAD_SERVER_PID=$!
+}
+
 # load_wait_ready PORT [PID]: waits up to $LOAD_READY_SECONDS (default 120: the ViT-B/32-shaped export loads in
 # seconds, but on a busy box) for readiness; fails early when PID (the server) has exited.
 load_wait_ready() {
