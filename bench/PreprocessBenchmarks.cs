@@ -7,7 +7,8 @@ namespace Truss.Clip.Benchmarks;
 /// The engine's exact image path on one thread: decode of the encoded bytes with the default JPEG decoder (TurboJPEG
 /// when libturbojpeg is installed, else Skia) at full size, with no DCT scaling, as
 /// Pillow decodes in openai/CLIP's <c>_transform</c>, then the Pillow-exact bicubic resize + centre crop + normalise
-/// to [3,224,224]. Decode and Preprocess alone show which half dominates. <see cref="FastDecodeAndPreprocess"/> is the
+/// to [3,224,224]. Decode and Preprocess alone show which half dominates; ReadHeader is what the server adds before
+/// each decode (<c>ZeroShotClassifier.DecodeAsync</c>). <see cref="FastDecodeAndPreprocess"/> is the
 /// opt-in fast JPEG path (<c>model_metadata.clip.image.fast_jpeg_decode</c>): a reduced-DCT decode whose short side
 /// stays ≥ 2× the crop, then the same exact resample; for PNG it is the exact path. The <c>Skia*</c> variants force
 /// Skia's decoder (<c>jpeg_decoder: skia</c>), so both decoders show side by side; for PNG they are the same work.
@@ -87,6 +88,10 @@ public class PreprocessBenchmarks
         using var image = _skiaDecoder.Decode(_bytes);
         return image.Width;
     }
+
+    /// <summary>The header read the server does before each decode, to reserve the image's room in the decode budget.</summary>
+    [Benchmark]
+    public long ReadHeader() => _decoder.ReadHeader(_bytes).Pixels;
 
     [Benchmark]
     public float Preprocess()

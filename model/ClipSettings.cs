@@ -81,6 +81,7 @@ internal sealed record ClipSettings(ClipEngineOptions Engine, RequestLimits Limi
                 LabelCacheCapacity = clip.GetInt32("label_cache_size", 10_000, min: 0),
                 FastJpegDecode = image.GetBoolean("fast_jpeg_decode", false),
                 PreprocessThreads = execution.GetInt32("preprocess_threads", 0, min: 0, max: 1024),
+                MaxPixelsInFlight = image.Has("max_pixels_in_flight") ? image.GetInt64("max_pixels_in_flight", 0, min: 1) : null,
                 Batching = batching.GetBoolean("enabled", true)
                     ? new global::Clip.Batching.BatchingOptions
                     {

@@ -3,6 +3,7 @@ using System.Net.Http.Headers;
 using Truss.Clip.ImageSources;
 using Truss.Server;
 using Truss.Server.Configuration;
+using Truss.Server.Hosting;
 
 namespace Truss.Clip;
 
@@ -22,6 +23,7 @@ internal sealed class ImageFetcher : IDisposable
 {
     private readonly HttpClient _client;
     private readonly ImageFetchOptions _options;
+    private readonly BufferedBytesBudget _inFlight;
 
     /// <summary>
     /// Creates the fetcher. <paramref name="resolver"/> and <paramref name="connector"/> replace DNS and the socket
@@ -30,6 +32,7 @@ internal sealed class ImageFetcher : IDisposable
     public ImageFetcher(ImageFetchOptions options, HostResolver? resolver = null, EndpointConnector? connector = null)
     {
         _options = options;
+        _inFlight = new BufferedBytesBudget(options.MaxBytesInFlight, "downloaded images", "model_metadata.clip.fetch.max_bytes_in_flight");
         var guard = new GuardedConnector(options.Addresses, resolver, connector);
         _client = new HttpClient(new SocketsHttpHandler
         {
@@ -56,11 +59,17 @@ internal sealed class ImageFetcher : IDisposable
         _client.DefaultRequestHeaders.UserAgent.Add(new ProductInfoHeaderValue("Truss.Clip", "1.0"));
     }
 
+    /// <summary>Bytes of downloaded images held now, across all requests (<c>fetch.max_bytes_in_flight</c>).</summary>
+    public long BytesInFlight => _inFlight.Reserved;
+
     /// <summary>
     /// Fetches the image bytes at <paramref name="url"/>, following up to <c>max_redirects</c> redirects. Error
-    /// messages name <paramref name="field"/>, the request field the URL came from.
+    /// messages name <paramref name="field"/>, the request field the URL came from. The bytes count against
+    /// <c>fetch.max_bytes_in_flight</c> while they arrive and until the returned download is disposed; a download
+    /// that would pass it while others hold part of it fails at once with a 503 (nothing waits, so downloads cannot
+    /// deadlock one another).
     /// </summary>
-    public async Task<byte[]> FetchAsync(string url, CancellationToken cancellationToken, string field = "image_url")
+    public async Task<ImageDownload> FetchAsync(string url, CancellationToken cancellationToken, string field = "image_url")
     {
         if (!ImageSource.IsHttpUrl(url, out var uri))
         {
@@ -206,7 +215,7 @@ internal sealed class ImageFetcher : IDisposable
     }
 
     /// <summary>Checks the final answer (status, type, size) and reads its body within <c>max_bytes</c>.</summary>
-    private async Task<byte[]> ReadImageAsync(HttpResponseMessage response, string field, CancellationToken cancellationToken)
+    private async Task<ImageDownload> ReadImageAsync(HttpResponseMessage response, string field, CancellationToken cancellationToken)
     {
         if (!response.IsSuccessStatusCode)
         {
@@ -233,28 +242,44 @@ internal sealed class ImageFetcher : IDisposable
         return await ReadBoundedAsync(body, response.Content.Headers.ContentLength, field, cancellationToken);
     }
 
-    private async Task<byte[]> ReadBoundedAsync(Stream body, long? declaredLength, string field, CancellationToken cancellationToken)
+    private async Task<ImageDownload> ReadBoundedAsync(Stream body, long? declaredLength, string field, CancellationToken cancellationToken)
     {
-        using var buffer = new MemoryStream(declaredLength is { } length ? (int)Math.Min(length, _options.MaxBytes) : 64 * 1024);
-        var chunk = new byte[81920];
-        int read;
-        while ((read = await body.ReadAsync(chunk, cancellationToken)) > 0)
+        // What the body announces is reserved before it arrives; bytes beyond it (no Content-Length) as they do.
+        var initial = declaredLength is { } length ? Math.Min(length, _options.MaxBytes) : 64 * 1024;
+        var reservation = _inFlight.Reserve(initial);
+        try
         {
-            if (buffer.Length + read > _options.MaxBytes)
+            using var buffer = new MemoryStream((int)initial);
+            var chunk = new byte[81920];
+            int read;
+            while ((read = await body.ReadAsync(chunk, cancellationToken)) > 0)
             {
-                throw TooLarge(field);
+                if (buffer.Length + read > _options.MaxBytes)
+                {
+                    throw TooLarge(field);
+                }
+
+                if (buffer.Length + read > reservation.Bytes)
+                {
+                    reservation.Extend(buffer.Length + read - reservation.Bytes);
+                }
+
+                buffer.Write(chunk, 0, read);
             }
 
-            buffer.Write(chunk, 0, read);
-        }
+            if (declaredLength is { } expected && buffer.Length != expected)
+            {
+                throw new ModelInputException(
+                    $"Could not fetch `{field}`: the body ended after {buffer.Length} of {expected} bytes.", 502);
+            }
 
-        if (declaredLength is { } expected && buffer.Length != expected)
+            return new ImageDownload(buffer.ToArray(), reservation);
+        }
+        catch
         {
-            throw new ModelInputException(
-                $"Could not fetch `{field}`: the body ended after {buffer.Length} of {expected} bytes.", 502);
+            reservation.Dispose();
+            throw;
         }
-
-        return buffer.ToArray();
     }
 
     private ModelInputException TooLarge(string field) => new(
@@ -264,14 +289,47 @@ internal sealed class ImageFetcher : IDisposable
 /// <summary>Bounds and allowed destinations for <see cref="ImageFetcher"/>, from <c>model_metadata.clip.fetch</c>.</summary>
 internal sealed record ImageFetchOptions(TimeSpan Timeout, long MaxBytes, int MaxRedirects, AddressPolicy Addresses, int Retries = 1)
 {
+    /// <summary>Default of <see cref="MaxBytesInFlight"/>: 256 MiB, twelve downloads of the default <c>max_bytes</c>.</summary>
+    public const long DefaultMaxBytesInFlight = 256L * 1024 * 1024;
+
     /// <summary>Pause before the first retry; it doubles for each further one.</summary>
     public TimeSpan RetryDelay { get; init; } = TimeSpan.FromMilliseconds(200);
 
+    /// <summary>
+    /// The most bytes of downloaded images held at once across all requests, from the first byte until each image is
+    /// decoded: without it, <c>predict_concurrency</c> requests of <c>max_batch_images</c> URLs of <c>max_bytes</c>
+    /// each could hold 16 × 32 × 20 MiB.
+    /// </summary>
+    public long MaxBytesInFlight { get; init; } = DefaultMaxBytesInFlight;
+
     /// <summary>Reads and validates <c>model_metadata.clip.fetch</c> (see README, "Configuration").</summary>
-    public static ImageFetchOptions From(ConfigSection fetch) => new(
-        Timeout: TimeSpan.FromSeconds(fetch.GetDouble("timeout_seconds", 10, min: 0.1, max: 600)),
-        MaxBytes: fetch.GetInt64("max_bytes", 20L * 1024 * 1024, min: 1),
-        MaxRedirects: fetch.GetInt32("max_redirects", 3, min: 0, max: 20),
-        Addresses: AddressPolicy.FromConfig(fetch),
-        Retries: fetch.GetInt32("retries", 1, min: 0, max: 5));
+    public static ImageFetchOptions From(ConfigSection fetch)
+    {
+        var maxBytes = fetch.GetInt64("max_bytes", 20L * 1024 * 1024, min: 1);
+        var options = new ImageFetchOptions(
+            Timeout: TimeSpan.FromSeconds(fetch.GetDouble("timeout_seconds", 10, min: 0.1, max: 600)),
+            MaxBytes: maxBytes,
+            MaxRedirects: fetch.GetInt32("max_redirects", 3, min: 0, max: 20),
+            Addresses: AddressPolicy.FromConfig(fetch),
+            Retries: fetch.GetInt32("retries", 1, min: 0, max: 5))
+        {
+            MaxBytesInFlight = fetch.GetInt64("max_bytes_in_flight", Math.Max(DefaultMaxBytesInFlight, maxBytes), min: 1),
+        };
+        return options.MaxBytesInFlight >= maxBytes
+            ? options
+            : throw fetch.Error("max_bytes_in_flight", "must be at least max_bytes, or a largest image could be refused on a busy server");
+    }
+}
+
+/// <summary>
+/// The bytes of one downloaded image, counted against <c>fetch.max_bytes_in_flight</c> until disposed: dispose it
+/// once the image is decoded (or its request has failed).
+/// </summary>
+internal sealed class ImageDownload(byte[] bytes, IDisposable reservation) : IDisposable
+{
+    /// <summary>The encoded image.</summary>
+    public byte[] Bytes { get; } = bytes;
+
+    /// <summary>Gives the bytes' room back (once; later calls do nothing).</summary>
+    public void Dispose() => reservation.Dispose();
 }

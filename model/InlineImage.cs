@@ -84,6 +84,51 @@ internal sealed class InlineImage
         }
     }
 
+    /// <summary>
+    /// <see cref="Decode{T}"/> for a decode that may wait (for room in the engine's decode budget): the encoded bytes
+    /// live until the returned task completes.
+    /// </summary>
+    public ValueTask<T> DecodeAsync<T>(Func<ReadOnlyMemory<byte>, ValueTask<T>> decode)
+    {
+        if (_encoded is not null)
+        {
+            return decode(_encoded);
+        }
+
+        var length = _base64?.Length ?? _utf8Base64.Length;
+        var buffer = ArrayPool<byte>.Shared.Rent(Math.Max(1, Base64.GetMaxDecodedFromUtf8Length(length)));
+        ValueTask<T> decoding;
+        try
+        {
+            decoding = decode(buffer.AsMemory(0, DecodeInto(buffer)));
+        }
+        catch
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            throw;
+        }
+
+        if (decoding.IsCompleted)
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            return decoding;
+        }
+
+        return ReturnWhenDoneAsync(decoding, buffer);
+
+        static async ValueTask<T> ReturnWhenDoneAsync(ValueTask<T> decoding, byte[] buffer)
+        {
+            try
+            {
+                return await decoding.ConfigureAwait(false);
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+        }
+    }
+
     private int DecodeInto(byte[] buffer)
     {
         if (_base64 is not null)

@@ -38,6 +38,9 @@ public sealed class Model : ITrussModel, IUtf8TextInputModel, IEmbeddingsModel, 
         _servedModelName = context.Config.ModelName ?? "model";
     }
 
+    /// <summary>Bytes of downloaded images held now, across requests (<c>fetch.max_bytes_in_flight</c>).</summary>
+    internal long DownloadBytesInFlight => _fetcher.BytesInFlight;
+
     /// <summary>The loaded engine (null before <see cref="Load"/>).</summary>
     public ZeroShotClassifier? Classifier => _classifier;
 
@@ -55,9 +58,9 @@ public sealed class Model : ITrussModel, IUtf8TextInputModel, IEmbeddingsModel, 
     {
         var classifier = _classifier ?? throw new InvalidOperationException("Predict before Load; this is a bug.");
         var request = PredictRequest.Parse(input, _settings.Limits);
-        var (loadImage, slot) = await PrepareImagesAsync(classifier, request.Images, cancellationToken);
+        using var images = await PrepareImagesAsync(classifier, request.Images, cancellationToken);
         var probabilities = await classifier.ClassifyAsync(
-            request.Images.Count, loadImage, request.Labels, request.Templates, cancellationToken, slot);
+            request.Images.Count, images.LoadAsync, request.Labels, request.Templates, cancellationToken, images.Slot);
         return PredictResponse.Create(request.Labels, probabilities, request.TopK);
     }
 
@@ -75,8 +78,8 @@ public sealed class Model : ITrussModel, IUtf8TextInputModel, IEmbeddingsModel, 
         long promptTokens = 0;
         if (request.Images is { } sources)
         {
-            var (loadImage, slot) = await PrepareImagesAsync(classifier, sources, cancellationToken);
-            vectors = await classifier.EmbedImagesAsync(sources.Count, loadImage, cancellationToken, slot);
+            using var images = await PrepareImagesAsync(classifier, sources, cancellationToken);
+            vectors = await classifier.EmbedImagesAsync(sources.Count, images.LoadAsync, cancellationToken, images.Slot);
 
             promptTokens = sources.Count * EmbeddingsResponse.TokensPerImage;
         }
@@ -102,45 +105,41 @@ public sealed class Model : ITrussModel, IUtf8TextInputModel, IEmbeddingsModel, 
 
     /// <summary>
     /// Fetches every image URL of a request concurrently, then takes one of the engine's preprocessing slots: a slow
-    /// download holds no slot. The engine then decodes the images one at a time through the returned loader, on this
-    /// request's thread under the slot, preprocesses and disposes each before the next, and gives the slot back (also
-    /// on failure), so a request holds one decoded image at a time (<see cref="ZeroShotClassifier.ClassifyAsync(int, Func{int, RgbImage}, IReadOnlyList{string}, IReadOnlyList{string}?, CancellationToken, PreprocessingSlot?)"/>).
-    /// Pass both to the engine at once: the slot is held until it does.
+    /// download holds no slot. The engine then decodes the images one at a time through
+    /// <see cref="PreparedImages.LoadAsync"/>, under the slot, preprocesses and disposes each before the next, and
+    /// gives the slot back (also on failure), so a request holds one decoded image at a time
+    /// (<see cref="ZeroShotClassifier.ClassifyAsync(int, Func{int, CancellationToken, ValueTask{RgbImage}}, IReadOnlyList{string}, IReadOnlyList{string}?, CancellationToken, PreprocessingSlot?)"/>).
+    /// Pass the slot to the engine at once (it is held until the engine gives it back), and dispose the result when
+    /// the request ends: downloads not decoded by then give their room back.
     /// </summary>
-    private async Task<(Func<int, RgbImage> LoadImage, PreprocessingSlot Slot)> PrepareImagesAsync(
+    private async Task<PreparedImages> PrepareImagesAsync(
         ZeroShotClassifier classifier, IReadOnlyList<ImageSource> sources, CancellationToken cancellationToken)
     {
         var downloads = await FetchAllAsync(sources, cancellationToken);
-        var slot = await classifier.PreprocessingSlots.EnterAsync(cancellationToken);
-        return (LoadImage, slot);
-
-        RgbImage LoadImage(int index)
+        try
         {
-            var source = sources[index];
-            switch (source)
-            {
-                case { Url: not null }:
-                    var bytes = downloads![index]!;
-                    downloads[index] = null; // decoded once; the download need not outlive its image
-                    return Decode(classifier, bytes, source.Field);
-                case { Inline: { } inline }:
-                    return inline.Decode(bytes => Decode(classifier, bytes, source.Field));
-                default:
-                    return PixelArray.ToImage(source.Pixels, classifier.Decoder.Options.MaxPixels, classifier.Decoder.Options.AlphaMode, source.Field);
-            }
+            return new PreparedImages(classifier, sources, downloads, await classifier.PreprocessingSlots.EnterAsync(cancellationToken));
+        }
+        catch
+        {
+            PreparedImages.DisposeAll(downloads);
+            throw;
         }
     }
 
-    /// <summary>The bytes behind each URL source, fetched concurrently (null entries elsewhere); null when there are none.</summary>
-    private async Task<byte[]?[]?> FetchAllAsync(IReadOnlyList<ImageSource> sources, CancellationToken cancellationToken)
+    /// <summary>
+    /// The downloads behind each URL source, fetched concurrently (null entries elsewhere); null when there are none.
+    /// When one fails, the others are still awaited, then released.
+    /// </summary>
+    private async Task<ImageDownload?[]?> FetchAllAsync(IReadOnlyList<ImageSource> sources, CancellationToken cancellationToken)
     {
-        byte[]?[]? downloads = null;
+        ImageDownload?[]? downloads = null;
         List<Task>? fetches = null;
         for (var i = 0; i < sources.Count; i++)
         {
             if (sources[i].Url is not null)
             {
-                downloads ??= new byte[]?[sources.Count];
+                downloads ??= new ImageDownload?[sources.Count];
                 (fetches ??= []).Add(FetchIntoAsync(sources[i], downloads, i, cancellationToken));
             }
         }
@@ -150,30 +149,114 @@ public sealed class Model : ITrussModel, IUtf8TextInputModel, IEmbeddingsModel, 
             return null;
         }
 
-        // WhenAll waits for every fetch, also after one fails, so none is left running when the request ends.
-        await Task.WhenAll(fetches);
-        cancellationToken.ThrowIfCancellationRequested();
-        return downloads;
+        try
+        {
+            // WhenAll waits for every fetch, also after one fails, so none is left running when the request ends.
+            await Task.WhenAll(fetches);
+            cancellationToken.ThrowIfCancellationRequested();
+            return downloads;
+        }
+        catch
+        {
+            PreparedImages.DisposeAll(downloads);
+            throw;
+        }
     }
 
-    private async Task FetchIntoAsync(ImageSource source, byte[]?[] downloads, int index, CancellationToken cancellationToken) =>
+    private async Task FetchIntoAsync(ImageSource source, ImageDownload?[] downloads, int index, CancellationToken cancellationToken) =>
         downloads[index] = await _fetcher.FetchAsync(source.Url!, cancellationToken, source.Field);
 
-    private static RgbImage Decode(ZeroShotClassifier classifier, ReadOnlySpan<byte> bytes, string field)
+    /// <summary>
+    /// A request's images ready to decode one at a time. Encoded images decode through
+    /// <see cref="ZeroShotClassifier.DecodeAsync"/>, so across requests no more pixels are decoded at once than
+    /// <c>image.max_pixels_in_flight</c> allows. Pixel arrays do not reserve: they are built from JSON numbers already
+    /// parsed, whose memory (8 bytes or more of JSON per pixel, within the body limit) far exceeds the 3 bytes per
+    /// pixel of the image. A download gives its room back once decoded; <see cref="Dispose"/> releases the rest.
+    /// </summary>
+    private sealed class PreparedImages(
+        ZeroShotClassifier classifier, IReadOnlyList<ImageSource> sources, ImageDownload?[]? downloads, PreprocessingSlot slot) : IDisposable
+    {
+        /// <summary>The preprocessing slot taken for the request, for the engine to give back.</summary>
+        public PreprocessingSlot Slot => slot;
+
+        /// <summary>Decodes image <paramref name="index"/> (the engine's loader).</summary>
+        public ValueTask<RgbImage> LoadAsync(int index, CancellationToken cancellationToken)
+        {
+            var source = sources[index];
+            switch (source)
+            {
+                case { Url: not null }:
+                    var download = downloads![index]!;
+                    downloads[index] = null;
+                    return DecodeDownloadAsync(download, source.Field, cancellationToken);
+                case { Inline: { } inline }:
+                    return inline.DecodeAsync(bytes => Model.DecodeAsync(classifier, bytes, source.Field, cancellationToken));
+                default:
+                    return new ValueTask<RgbImage>(
+                        PixelArray.ToImage(source.Pixels, classifier.Decoder.Options.MaxPixels, classifier.Decoder.Options.AlphaMode, source.Field));
+            }
+        }
+
+        /// <summary>Releases the downloads that were not decoded (the request failed or was cancelled first).</summary>
+        public void Dispose() => DisposeAll(downloads);
+
+        public static void DisposeAll(ImageDownload?[]? downloads)
+        {
+            if (downloads is null)
+            {
+                return;
+            }
+
+            for (var i = 0; i < downloads.Length; i++)
+            {
+                downloads[i]?.Dispose();
+                downloads[i] = null;
+            }
+        }
+
+        private async ValueTask<RgbImage> DecodeDownloadAsync(ImageDownload download, string field, CancellationToken cancellationToken)
+        {
+            using (download)
+            {
+                return await Model.DecodeAsync(classifier, download.Bytes, field, cancellationToken);
+            }
+        }
+    }
+
+    private static ValueTask<RgbImage> DecodeAsync(
+        ZeroShotClassifier classifier, ReadOnlyMemory<byte> bytes, string field, CancellationToken cancellationToken)
     {
         try
         {
-            return classifier.Decoder.Decode(bytes);
+            var decoding = classifier.DecodeAsync(bytes, cancellationToken);
+            return decoding.IsCompleted ? decoding : MapFailureAsync(decoding, field);
         }
         catch (ImageDecodeException e)
         {
-            var status = e.Error switch
-            {
-                ImageDecodeError.TooLarge => 413,
-                ImageDecodeError.UnknownFormat => 415,
-                _ => 400,
-            };
-            throw new ModelInputException($"`{field}` is not a usable image: {e.Message}", status, e);
+            throw NotAnImage(e, field);
         }
+
+        static async ValueTask<RgbImage> MapFailureAsync(ValueTask<RgbImage> decoding, string field)
+        {
+            try
+            {
+                return await decoding.ConfigureAwait(false);
+            }
+            catch (ImageDecodeException e)
+            {
+                throw NotAnImage(e, field);
+            }
+        }
+    }
+
+    private static ModelInputException NotAnImage(ImageDecodeException e, string field)
+    {
+        var status = e.Error switch
+        {
+            ImageDecodeError.TooLarge => 413,
+            ImageDecodeError.UnknownFormat => 415,
+            _ => 400,
+        };
+        return new ModelInputException($"`{field}` is not a usable image: {e.Message}", status, e);
     }
 }

@@ -80,6 +80,21 @@ public sealed record ClipEngineOptions
         init => field = value >= 0 ? value : throw new ArgumentOutOfRangeException(nameof(PreprocessThreads), value, "Must be ≥ 0.");
     }
 
+    /// <summary>
+    /// The most decoded pixels held at the same time across all requests of the asynchronous (server) paths
+    /// (<see cref="Imaging.DecodeBudget"/>); null (default) allows twice <see cref="ImageDecodeOptions.MaxPixels"/>:
+    /// two images of the largest accepted size, or any number of ordinary photos, decode at once. Memory while decoding
+    /// is up to 7 bytes per pixel (Skia's RGBA plus the RGB image; 3 with TurboJPEG), 3 until the image is preprocessed.
+    /// </summary>
+    public long? MaxPixelsInFlight
+    {
+        get;
+        init => field = value is null or >= 1 ? value : throw new ArgumentOutOfRangeException(nameof(MaxPixelsInFlight), value, "Must be ≥ 1.");
+    }
+
+    /// <summary><see cref="MaxPixelsInFlight"/> with its default applied.</summary>
+    public long EffectiveMaxPixelsInFlight => MaxPixelsInFlight ?? (Decode.MaxPixels > long.MaxValue / 2 ? long.MaxValue : 2 * Decode.MaxPixels);
+
     /// <summary>How many prompt embeddings the label cache keeps (0 disables it).</summary>
     public int LabelCacheCapacity
     {

@@ -40,8 +40,9 @@ public sealed class ZeroShotClassifier : IDisposable
         _modelId = model.Descriptor.ModelDirectory + "#" + model.Descriptor.Layout;
         var batching = model.Descriptor.Image.FixedBatchSize is null ? options.Batching : null;
         PreprocessingSlots = new PreprocessingSlots(options.PreprocessThreads > 0 ? options.PreprocessThreads : PreprocessingSlots.Unbounded);
+        DecodeBudget = new DecodeBudget(options.EffectiveMaxPixelsInFlight);
         _metrics = new ClipMetrics(
-            meterFactory, _labelCache, batching is null ? null : () => _batcher!.QueuedRequests, () => PreprocessingSlots.Waiting);
+            meterFactory, _labelCache, batching is null ? null : () => _batcher!.QueuedRequests, () => PreprocessingSlots.Waiting, DecodeBudget);
         var decode = options.Decode;
         Decoder = new ImageDecoder(options.FastJpegDecode
             ? new ImageDecodeOptions(decode.MaxPixels, decode.MaxWidth, decode.MaxHeight, decode.ApplyExifOrientation, decode.AlphaMode)
@@ -69,6 +70,12 @@ public sealed class ZeroShotClassifier : IDisposable
     /// </summary>
     public PreprocessingSlots PreprocessingSlots { get; }
 
+    /// <summary>
+    /// Bounds the pixels decoded at the same time by <see cref="DecodeAsync"/> across all requests
+    /// (<see cref="ClipEngineOptions.MaxPixelsInFlight"/>).
+    /// </summary>
+    public DecodeBudget DecodeBudget { get; }
+
     /// <summary>The options this engine was loaded with.</summary>
     public ClipEngineOptions Options { get; }
 
@@ -83,6 +90,47 @@ public sealed class ZeroShotClassifier : IDisposable
 
     /// <summary>The decoder for encoded images, with the configured limits.</summary>
     public ImageDecoder Decoder { get; }
+
+    /// <summary>
+    /// Decodes an encoded image once <see cref="DecodeBudget"/> has room for it: the header is read first (no pixels),
+    /// the image's pixel count is reserved, waiting in arrival order while other requests' decoded images fill the
+    /// budget, and the reservation is held by the returned image until it is disposed. The server's loaders decode
+    /// through this; <see cref="Decoder"/> decodes without reserving.
+    /// </summary>
+    /// <param name="encoded">The complete encoded file; read in place, and not needed once this completes.</param>
+    /// <param name="cancellationToken">Cancels the wait for room.</param>
+    /// <returns>An upright RGB image the caller owns and must dispose (which gives its room back).</returns>
+    /// <exception cref="ImageDecodeException">As <see cref="ImageDecoder.Decode(ReadOnlySpan{byte})"/>, before anything is reserved when the header is at fault.</exception>
+    /// <exception cref="OperationCanceledException">Cancelled while waiting for room.</exception>
+    public ValueTask<RgbImage> DecodeAsync(ReadOnlyMemory<byte> encoded, CancellationToken cancellationToken)
+    {
+        var header = Decoder.ReadHeader(encoded.Span);
+        var reserving = DecodeBudget.ReserveAsync(header.Pixels, cancellationToken);
+        return reserving.IsCompletedSuccessfully
+            ? new ValueTask<RgbImage>(DecodeReserved(encoded.Span, reserving.Result))
+            : DecodeWhenReservedAsync(encoded, reserving);
+    }
+
+    private async ValueTask<RgbImage> DecodeWhenReservedAsync(ReadOnlyMemory<byte> encoded, ValueTask<IDisposable> reserving)
+    {
+        var reservation = await reserving.ConfigureAwait(false);
+        return DecodeReserved(encoded.Span, reservation);
+    }
+
+    private RgbImage DecodeReserved(ReadOnlySpan<byte> encoded, IDisposable reservation)
+    {
+        try
+        {
+            var image = Decoder.Decode(encoded);
+            image.HoldUntilDisposed(reservation);
+            return image;
+        }
+        catch
+        {
+            reservation.Dispose();
+            throw;
+        }
+    }
 
     /// <summary>Label-cache statistics.</summary>
     public LabelEmbeddingCache LabelCache => _labelCache;
@@ -167,25 +215,26 @@ public sealed class ZeroShotClassifier : IDisposable
         IReadOnlyList<string>? templates,
         CancellationToken cancellationToken,
         PreprocessingSlot? slot = null) =>
-        ClassifyAsync(images.Count, index => images[index], ownsImages: false, labels, templates, cancellationToken, slot);
+        ClassifyAsync(images.Count, (index, _) => new ValueTask<RgbImage>(images[index]), ownsImages: false, labels, templates, cancellationToken, slot);
 
     /// <summary>
     /// <see cref="ClassifyAsync(IReadOnlyList{RgbImage}, IReadOnlyList{string}, IReadOnlyList{string}?, CancellationToken, PreprocessingSlot?)"/>
     /// with images decoded one at a time: <paramref name="loadImage"/> decodes image <c>index</c> when its turn comes,
     /// and the engine disposes it once preprocessed, before loading the next. A request then holds one decoded image
-    /// at a time, not all of them: 32 images of 50 MP decoded up front would hold 4.8 GB.
+    /// at a time, not all of them: 32 images of 50 MP decoded up front would hold 4.8 GB. A loader that decodes
+    /// through <see cref="DecodeAsync"/> also bounds the pixels decoded across requests.
     /// </summary>
     /// <param name="imageCount">How many images (none gives no predictions).</param>
     /// <param name="loadImage">Decodes image <c>index</c> (0 to <paramref name="imageCount"/> − 1) into a new image
-    /// the engine then owns; called in order, on the caller's thread, while the slot is held. What it throws
-    /// (a bad image) ends the call, with the slot given back.</param>
+    /// the engine then owns; called in order, one at a time, while the slot is held, with this call's cancellation
+    /// token. What it throws (a bad image) ends the call, with the slot given back.</param>
     /// <param name="labels">The labels to score.</param>
     /// <param name="templates">Overrides <see cref="ClipEngineOptions.PromptTemplates"/> for this call when not null.</param>
     /// <param name="cancellationToken">Cancels the wait for a slot or for the image tower.</param>
     /// <param name="slot">As in the other overload.</param>
     public Task<float[][]> ClassifyAsync(
         int imageCount,
-        Func<int, RgbImage> loadImage,
+        Func<int, CancellationToken, ValueTask<RgbImage>> loadImage,
         IReadOnlyList<string> labels,
         IReadOnlyList<string>? templates,
         CancellationToken cancellationToken,
@@ -194,7 +243,7 @@ public sealed class ZeroShotClassifier : IDisposable
 
     private async Task<float[][]> ClassifyAsync(
         int imageCount,
-        Func<int, RgbImage> loadImage,
+        Func<int, CancellationToken, ValueTask<RgbImage>> loadImage,
         bool ownsImages,
         IReadOnlyList<string> labels,
         IReadOnlyList<string>? templates,
@@ -226,17 +275,17 @@ public sealed class ZeroShotClassifier : IDisposable
     /// takes one here.
     /// </param>
     public Task<float[]> EmbedImagesAsync(IReadOnlyList<RgbImage> images, CancellationToken cancellationToken, PreprocessingSlot? slot = null) =>
-        EmbedImagesAsync(images.Count, index => images[index], ownsImages: false, cancellationToken, slot);
+        EmbedImagesAsync(images.Count, (index, _) => new ValueTask<RgbImage>(images[index]), ownsImages: false, cancellationToken, slot);
 
     /// <summary>
     /// <see cref="EmbedImagesAsync(IReadOnlyList{RgbImage}, CancellationToken, PreprocessingSlot?)"/> with images
-    /// decoded one at a time, as in <see cref="ClassifyAsync(int, Func{int, RgbImage}, IReadOnlyList{string}, IReadOnlyList{string}?, CancellationToken, PreprocessingSlot?)"/>.
+    /// decoded one at a time, as in <see cref="ClassifyAsync(int, Func{int, CancellationToken, ValueTask{RgbImage}}, IReadOnlyList{string}, IReadOnlyList{string}?, CancellationToken, PreprocessingSlot?)"/>.
     /// </summary>
-    public Task<float[]> EmbedImagesAsync(int imageCount, Func<int, RgbImage> loadImage, CancellationToken cancellationToken, PreprocessingSlot? slot = null) =>
+    public Task<float[]> EmbedImagesAsync(int imageCount, Func<int, CancellationToken, ValueTask<RgbImage>> loadImage, CancellationToken cancellationToken, PreprocessingSlot? slot = null) =>
         EmbedImagesAsync(imageCount, loadImage, ownsImages: true, cancellationToken, slot);
 
     private async Task<float[]> EmbedImagesAsync(
-        int imageCount, Func<int, RgbImage> loadImage, bool ownsImages, CancellationToken cancellationToken, PreprocessingSlot? slot)
+        int imageCount, Func<int, CancellationToken, ValueTask<RgbImage>> loadImage, bool ownsImages, CancellationToken cancellationToken, PreprocessingSlot? slot)
     {
         var dim = EmbeddingDim;
         if (imageCount <= 0)
@@ -259,7 +308,7 @@ public sealed class ZeroShotClassifier : IDisposable
                     {
                         // A client that left stops the decoding of its remaining images (32 large ones take seconds).
                         cancellationToken.ThrowIfCancellationRequested();
-                        var image = loadImage(i);
+                        var image = await loadImage(i, cancellationToken).ConfigureAwait(false);
                         try
                         {
                             // A batch being filled waits for announced requests (see ImageBatcher.Announce), so this

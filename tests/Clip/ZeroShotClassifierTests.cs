@@ -280,12 +280,12 @@ public class ZeroShotClassifierTests
         var expectedEmbeddings = await classifier.EmbedImagesAsync(sources, CancellationToken.None);
         var loaded = new List<RgbImage>();
         var undisposedAtEachLoad = new List<int>();
-        RgbImage LoadCopy(int index)
+        ValueTask<RgbImage> LoadCopy(int index, CancellationToken _)
         {
             undisposedAtEachLoad.Add(loaded.Count(image => !IsDisposed(image)));
             var copy = RgbImage.FromRgb(sources[index].Pixels.ToArray(), sources[index].Width, sources[index].Height);
             loaded.Add(copy);
-            return copy;
+            return new(copy);
         }
 
         var probabilities = await classifier.ClassifyAsync(sources.Length, LoadCopy, Labels, null, CancellationToken.None);
@@ -311,7 +311,7 @@ public class ZeroShotClassifierTests
     {
         using var classifier = Load(ModelFixtures.Split, o => o with { PreprocessThreads = 1, Batching = new global::Clip.Batching.BatchingOptions() });
         var loaded = new List<RgbImage>();
-        RgbImage LoadOrFail(int index)
+        ValueTask<RgbImage> LoadOrFail(int index, CancellationToken _)
         {
             if (index == 1)
             {
@@ -320,7 +320,7 @@ public class ZeroShotClassifierTests
 
             var image = Image(14);
             loaded.Add(image);
-            return image;
+            return new(image);
         }
 
         var slot = await classifier.PreprocessingSlots.EnterAsync(CancellationToken.None);
@@ -343,12 +343,12 @@ public class ZeroShotClassifierTests
         using var classifier = Load(ModelFixtures.Split, o => o with { PreprocessThreads = 1 });
         using var cancellation = new CancellationTokenSource();
         var loaded = new List<RgbImage>();
-        RgbImage LoadThenCancel(int index)
+        ValueTask<RgbImage> LoadThenCancel(int index, CancellationToken _)
         {
             var image = Image(15);
             loaded.Add(image);
             cancellation.Cancel(); // the client leaves while its first image is being decoded
-            return image;
+            return new(image);
         }
 
         var classifying = classifier.ClassifyAsync(3, LoadThenCancel, Labels, null, cancellation.Token);

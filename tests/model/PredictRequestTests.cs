@@ -148,6 +148,7 @@ public class ClipSettingsTests
             Assert.That(settings.Engine.Decode.JpegDecoder, Is.EqualTo(global::Clip.Imaging.JpegDecoder.Auto));
             Assert.That(settings.Engine.LogitScale, Is.EqualTo(100f));
             Assert.That(settings.Engine.PreprocessThreads, Is.Zero, "no bound of its own");
+            Assert.That(settings.Engine.EffectiveMaxPixelsInFlight, Is.EqualTo(100_000_000), "twice max_pixels");
             Assert.That(settings.Limits, Is.EqualTo(new RequestLimits(1000, 1000, 32, 16, MaxEmbeddingInputs: 2048, MaxEmbeddingInputLength: 32768)));
         }
     }
@@ -162,6 +163,31 @@ public class ClipSettingsTests
             Assert.That(settings.Engine.Model.IntraOpThreads, Is.EqualTo(3));
             Assert.That(settings.Engine.Model.InterOpThreads, Is.EqualTo(2));
             Assert.That(settings.Engine.PreprocessThreads, Is.EqualTo(5));
+        }
+    }
+
+    [Test]
+    public void From_MaxPixelsInFlight_IsRead_AndFollowsMaxPixelsWhenAbsent()
+    {
+        var set = Parse("model_metadata:\n  clip:\n    image:\n      max_pixels_in_flight: 30000000\n");
+        var derived = Parse("model_metadata:\n  clip:\n    image:\n      max_pixels: 1000000\n");
+
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(set.Engine.EffectiveMaxPixelsInFlight, Is.EqualTo(30_000_000));
+            Assert.That(derived.Engine.MaxPixelsInFlight, Is.Null);
+            Assert.That(derived.Engine.EffectiveMaxPixelsInFlight, Is.EqualTo(2_000_000));
+        }
+    }
+
+    [Test]
+    public void From_FetchMaxBytesInFlight_DefaultsTo256MiB_AndIsRead()
+    {
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(Parse("model_name: x\n").Fetch.MaxBytesInFlight, Is.EqualTo(256L * 1024 * 1024));
+            Assert.That(Parse("model_metadata:\n  clip:\n    fetch:\n      max_bytes_in_flight: 50000000\n").Fetch.MaxBytesInFlight, Is.EqualTo(50_000_000));
+            Assert.That(Parse("model_metadata:\n  clip:\n    fetch:\n      max_bytes: 300000000\n").Fetch.MaxBytesInFlight, Is.EqualTo(300_000_000), "never below max_bytes");
         }
     }
 
@@ -212,6 +238,8 @@ public class ClipSettingsTests
     [TestCase("model_metadata:\n  clip:\n    execution:\n      device: tpu\n", "model_metadata.clip.execution.device must be one of auto, cpu, cuda")]
     [TestCase("model_metadata:\n  clip:\n    prompt_templates: [\"a photo\"]\n", "model_metadata.clip: The prompt template \"a photo\" must contain exactly one {}")]
     [TestCase("model_metadata:\n  clip:\n    batching:\n      max_batch_size: 0\n", "model_metadata.clip.batching.max_batch_size must be an integer between 1 and 1024")]
+    [TestCase("model_metadata:\n  clip:\n    fetch:\n      max_bytes: 1000\n      max_bytes_in_flight: 999\n", "model_metadata.clip.fetch.max_bytes_in_flight must be at least max_bytes")]
+    [TestCase("model_metadata:\n  clip:\n    image:\n      max_pixels_in_flight: 0\n", "model_metadata.clip.image.max_pixels_in_flight must be an integer")]
     [TestCase("model_metadata:\n  clip:\n    execution:\n      preprocess_threads: -1\n", "model_metadata.clip.execution.preprocess_threads must be an integer between 0 and 1024")]
     [TestCase("model_metadata:\n  clip:\n    limits:\n      max_embedding_inputs: 0\n", "model_metadata.clip.limits.max_embedding_inputs must be an integer between 1 and 100000")]
     [TestCase("model_metadata:\n  clip:\n    limits:\n      max_embedding_input_length: many\n", "model_metadata.clip.limits.max_embedding_input_length must be an integer")]

@@ -23,6 +23,9 @@ namespace Clip.Diagnostics;
 /// [<c>truss_clip_batcher_queue_depth</c>].</item>
 /// <item><c>preprocess.waiting</c>: requests waiting for one of the engine's preprocessing slots
 /// (<see cref="Imaging.PreprocessingSlots"/>) [<c>truss_clip_preprocess_waiting</c>].</item>
+/// <item><c>decode_budget.waiting</c>: images waiting for room in the decode budget (<see cref="Imaging.DecodeBudget"/>)
+/// [<c>truss_clip_decode_budget_waiting</c>]; <c>decode_budget.reserved</c>: pixels reserved in it now
+/// [<c>truss_clip_decode_budget_reserved</c>].</item>
 /// <item><c>label_cache.hits</c>, <c>label_cache.misses</c> (prompts), <c>label_cache.hit_ratio</c> (since start),
 /// <c>label_cache.entries</c> [<c>truss_clip_label_cache_hits_total</c>, <c>..._misses_total</c>,
 /// <c>..._hit_ratio</c>, <c>..._entries</c>].</item>
@@ -66,7 +69,9 @@ public sealed class ClipMetrics : IDisposable
     /// <param name="labelCache">The label cache whose statistics are published.</param>
     /// <param name="batcherQueueDepth">Reads the batcher's queue; null when the engine does not batch.</param>
     /// <param name="preprocessWaiting">Reads how many requests wait for a preprocessing slot.</param>
-    internal ClipMetrics(IMeterFactory? meterFactory, LabelEmbeddingCache labelCache, Func<int>? batcherQueueDepth, Func<int> preprocessWaiting)
+    /// <param name="decodeBudget">The budget whose waiting images and reserved pixels are published.</param>
+    internal ClipMetrics(
+        IMeterFactory? meterFactory, LabelEmbeddingCache labelCache, Func<int>? batcherQueueDepth, Func<int> preprocessWaiting, Imaging.DecodeBudget decodeBudget)
     {
         _ownsMeter = meterFactory is null;
         _meter = meterFactory?.Create(new MeterOptions(MeterName)) ?? new Meter(MeterName);
@@ -101,6 +106,12 @@ public sealed class ClipMetrics : IDisposable
         _meter.CreateObservableGauge(
             "preprocess.waiting", () => Observe(preprocessWaiting()), "{request}",
             "Requests waiting for a preprocessing slot (execution.preprocess_threads) before they decode and preprocess their images.");
+        _meter.CreateObservableGauge(
+            "decode_budget.waiting", () => Observe(decodeBudget.Waiting), "{image}",
+            "Images waiting for room in the decode budget (image.max_pixels_in_flight) before they decode.");
+        _meter.CreateObservableGauge(
+            "decode_budget.reserved", () => Observe(decodeBudget.PixelsInUse), "{pixel}",
+            "Pixels reserved in the decode budget now: images being decoded or waiting to be preprocessed.");
     }
 
     /// <summary>The meter the instruments live on.</summary>

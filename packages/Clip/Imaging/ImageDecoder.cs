@@ -138,7 +138,31 @@ public sealed class ImageDecoder
     /// <summary>Where decode times are recorded (set by the engine that owns this decoder).</summary>
     internal ClipMetrics? Metrics { get; init; }
 
-    private unsafe RgbImage DecodeInPlace(ReadOnlySpan<byte> data)
+    /// <summary>
+    /// Reads only the header of an encoded image: its format and stored size, checked against the limits exactly
+    /// as <see cref="Decode(ReadOnlySpan{byte})"/> checks them, without decoding a pixel (microseconds). Lets a
+    /// caller reserve memory for the decode before it starts (<see cref="DecodeBudget"/>).
+    /// </summary>
+    /// <param name="data">The complete encoded file (a prefix holding the header is enough).</param>
+    /// <exception cref="ImageDecodeException">The data is not a supported image, or its size is outside the limits.</exception>
+    public ImageHeader ReadHeader(ReadOnlySpan<byte> data) => WithCodec(data, ReadCheckedHeader);
+
+    private unsafe RgbImage DecodeInPlace(ReadOnlySpan<byte> data) => WithCodec(data, DecodeOpened);
+
+    private unsafe delegate T CodecReader<T>(ImageDecoder decoder, SKCodec codec, byte* encoded, int length);
+
+    private static readonly unsafe CodecReader<RgbImage> DecodeOpened =
+        static (decoder, codec, encoded, length) => decoder.DecodeFirstFrame(codec, encoded, length);
+
+    private static readonly unsafe CodecReader<ImageHeader> ReadCheckedHeader = static (decoder, codec, _, _) =>
+    {
+        var header = new ImageHeader(FormatName(codec.EncodedFormat), codec.Info.Width, codec.Info.Height);
+        decoder.CheckSize(header.Format, header.Width, header.Height);
+        return header;
+    };
+
+    /// <summary>Opens a Skia codec over <paramref name="data"/> in place and runs <paramref name="read"/> on it.</summary>
+    private unsafe T WithCodec<T>(ReadOnlySpan<byte> data, CodecReader<T> read)
     {
         if (data.IsEmpty)
         {
@@ -158,7 +182,7 @@ public sealed class ImageDecoder
                 throw CreateFailure(createResult, data.Length);
             }
 
-            return DecodeFirstFrame(codec, encoded, data.Length);
+            return read(this, codec, encoded, data.Length);
         }
     }
 
@@ -396,4 +420,14 @@ public sealed class ImageDecoder
         SKEncodedImageFormat.Bmp => "BMP",
         _ => format.ToString().ToUpperInvariant(),
     };
+}
+
+/// <summary>What an image's header declares (<see cref="ImageDecoder.ReadHeader"/>).</summary>
+/// <param name="Format">The format's name (JPEG, PNG, WebP, GIF, BMP, ...).</param>
+/// <param name="Width">Stored width in pixels, before EXIF rotation.</param>
+/// <param name="Height">Stored height in pixels, before EXIF rotation.</param>
+public readonly record struct ImageHeader(string Format, int Width, int Height)
+{
+    /// <summary>Width × height: what decoding it at full size produces.</summary>
+    public long Pixels => (long)Width * Height;
 }

@@ -25,6 +25,7 @@ public sealed class RgbImage : IDisposable
     public const int Channels = 3;
 
     private byte[]? _buffer;
+    private IDisposable? _reservation;
 
     private RgbImage(byte[] buffer, int width, int height)
     {
@@ -170,6 +171,18 @@ public sealed class RgbImage : IDisposable
 
         _buffer = null;
         ArrayPool<byte>.Shared.Return(buffer);
+        _reservation?.Dispose();
+        _reservation = null;
+    }
+
+    /// <summary>
+    /// Ties a reservation of memory (a <see cref="DecodeBudget"/> one) to this image: <see cref="Dispose"/> gives it
+    /// back together with the pixels, whoever disposes the image.
+    /// </summary>
+    internal void HoldUntilDisposed(IDisposable reservation)
+    {
+        ObjectDisposedException.ThrowIf(_buffer is null, this);
+        _reservation = reservation;
     }
 
     /// <summary>

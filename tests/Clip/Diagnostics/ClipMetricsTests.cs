@@ -114,6 +114,32 @@ public class ClipMetricsTests
     }
 
     [Test]
+    public async Task DecodeBudget_PublishesWaitingImagesAndReservedPixels()
+    {
+        using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        var factory = services.GetRequiredService<IMeterFactory>();
+        using var recorder = new Recorder(factory);
+        using var classifier = ZeroShotClassifier.Load(
+            new ClipEngineOptions { Model = new ClipModelOptions { ModelDirectory = ModelFixtures.Split }, MaxPixelsInFlight = 2048 },
+            NullLoggerFactory.Instance,
+            factory);
+        var held = await classifier.DecodeBudget.ReserveAsync(2048, CancellationToken.None);
+
+        var waiting = classifier.DecodeBudget.ReserveAsync(1024, CancellationToken.None).AsTask();
+        var whileWaiting = recorder.Observe();
+        held.Dispose();
+        (await waiting.WaitAsync(TimeSpan.FromSeconds(30))).Dispose();
+
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(whileWaiting["decode_budget.waiting"], Is.EqualTo(1));
+            Assert.That(whileWaiting["decode_budget.reserved"], Is.EqualTo(2048));
+            Assert.That(recorder.Observe()["decode_budget.waiting"], Is.Zero);
+            Assert.That(recorder.Observe()["decode_budget.reserved"], Is.Zero);
+        }
+    }
+
+    [Test]
     public void TwoEngines_OnDifferentFactories_NeverMix()
     {
         using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();

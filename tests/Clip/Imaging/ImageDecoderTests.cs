@@ -283,6 +283,49 @@ public class ImageDecoderTests
     }
 
     [Test]
+    public void ReadHeader_GivesFormatAndStoredSize_WithoutDecoding()
+    {
+        byte[] png = TestImages.EncodeRgb(new byte[7 * 5 * 3], 7, 5, SKEncodedImageFormat.Png);
+        byte[] jpeg = TestImages.EncodeRgbJpeg(new byte[40 * 24 * 3], 40, 24);
+
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(Decoder.ReadHeader(png), Is.EqualTo(new ImageHeader("PNG", 7, 5)));
+            Assert.That(Decoder.ReadHeader(jpeg), Is.EqualTo(new ImageHeader("JPEG", 40, 24)));
+            Assert.That(Decoder.ReadHeader(jpeg).Pixels, Is.EqualTo(960));
+            Assert.That(Decoder.ReadHeader(TestImages.PngHeaderOnly(6000, 5000)).Pixels, Is.EqualTo(30_000_000), "a header is enough");
+        }
+    }
+
+    [Test]
+    public void ReadHeader_RefusesWhatDecodeRefuses_WithTheSameError()
+    {
+        var noise = new byte[1000];
+        new Random(42).NextBytes(noise);
+        byte[] small = TestImages.EncodeRgb(new byte[10 * 10 * 3], 10, 10, SKEncodedImageFormat.Png);
+        var limited = new ImageDecoder(new ImageDecodeOptions(maxPixels: 99));
+        (ImageDecoder Decoder, byte[] Bytes)[] cases =
+        [
+            (Decoder, noise),
+            (Decoder, []),
+            (Decoder, TestImages.PngHeaderOnly(100_000, 100_000)),
+            (limited, small),
+            (Decoder, small[..20]),
+        ];
+
+        using (Assert.EnterMultipleScope())
+        {
+            foreach (var (decoder, bytes) in cases)
+            {
+                var fromDecode = Assert.Throws<ImageDecodeException>(() => decoder.Decode(bytes));
+                var fromHeader = Assert.Throws<ImageDecodeException>(() => decoder.ReadHeader(bytes));
+                Assert.That(fromHeader!.Error, Is.EqualTo(fromDecode!.Error), $"{bytes.Length} bytes");
+                Assert.That(fromHeader.Message, Is.EqualTo(fromDecode.Message), $"{bytes.Length} bytes");
+            }
+        }
+    }
+
+    [Test]
     [Category("Reference")]
     public void Decode_SharedAnimatedGif_ReturnsFirstFrameAtCanvasSize()
     {

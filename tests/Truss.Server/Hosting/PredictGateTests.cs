@@ -61,4 +61,30 @@ public class BufferedBytesBudgetTests
 
         Assert.That(budget.Reserved, Is.EqualTo(50));
     }
+
+    [Test]
+    public void Extend_GrowsAReservation_RefusesPastCapacityWhileOthersHold_AndDisposeGivesAllBack()
+    {
+        var budget = new BufferedBytesBudget(100, "downloaded images", "model_metadata.clip.fetch.max_bytes_in_flight");
+        var growing = budget.Reserve(10);
+        growing.Extend(30);
+        var other = budget.Reserve(50);
+
+        Assert.That(() => growing.Extend(30), Throws.TypeOf<ServerOverloadedException>()
+            .With.Message.EqualTo("Server is at capacity: 90 bytes of downloaded images are in memory and this one needs 30 more " +
+                                  "(model_metadata.clip.fetch.max_bytes_in_flight). Retry later."));
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(growing.Bytes, Is.EqualTo(40), "a refused extension keeps what was held");
+            Assert.That(budget.Reserved, Is.EqualTo(90));
+        }
+
+        other.Dispose();
+        growing.Extend(200);
+        Assert.That(budget.Reserved, Is.EqualTo(240), "alone, a reservation may grow past the capacity, as Reserve allows");
+        growing.Dispose();
+        growing.Dispose();
+        Assert.That(budget.Reserved, Is.Zero);
+        Assert.That(() => growing.Extend(1), Throws.TypeOf<ObjectDisposedException>());
+    }
 }

@@ -4,6 +4,7 @@ using System.Net;
 using System.Net.Sockets;
 using Truss.Clip.ImageSources;
 using Truss.Server;
+using Truss.Server.Hosting;
 
 namespace Truss.Clip.Tests.model.ImageSources;
 
@@ -135,13 +136,13 @@ public class ImageFetcherGuardTests
         var connector = new RecordingConnector();
         using var fetcher = new ImageFetcher(Options(LoopbackOneAllowed), resolver.ResolveAsync, connector.ConnectAsync);
 
-        var bytes = await fetcher.FetchAsync($"http://images.test:{port}/img.png", CancellationToken.None);
+        using var download = await fetcher.FetchAsync($"http://images.test:{port}/img.png", CancellationToken.None);
         resolver["images.test"] = ["10.0.0.1"];
         var error = await Refusal(fetcher, $"http://images.test:{port}/img.png");
 
         using (Assert.EnterMultipleScope())
         {
-            Assert.That(bytes, Is.EqualTo(Png));
+            Assert.That(download.Bytes, Is.EqualTo(Png));
             Assert.That(connector.Endpoints, Is.EqualTo(new[] { new IPEndPoint(IPAddress.Loopback, port) }),
                 "the one connection went to the address that was vetted; the rebound answer was never connected to");
             Assert.That(resolver.Queries, Is.EqualTo(new[] { "images.test", "images.test" }), "one lookup per connection");
@@ -201,13 +202,48 @@ public class ImageFetcherGuardTests
         var url = server.Redirect("/start", target, status: 301);
         using var fetcher = new ImageFetcher(Options(LoopbackOneAllowed));
 
-        var bytes = await fetcher.FetchAsync(url, CancellationToken.None);
+        using var download = await fetcher.FetchAsync(url, CancellationToken.None);
 
         using (Assert.EnterMultipleScope())
         {
-            Assert.That(bytes, Is.EqualTo(Png));
+            Assert.That(download.Bytes, Is.EqualTo(Png));
             Assert.That(server.RequestTargets, Is.EqualTo(new[] { "/start", "/img.png" }));
         }
+    }
+
+    [Test]
+    public async Task FetchAsync_HoldsItsBytesInFlightUntilTheDownloadIsDisposed()
+    {
+        await using var server = RecordingLoopbackServer.Start(IPAddress.Loopback);
+        var url = server.Serve("/img.png", Png);
+        using var fetcher = new ImageFetcher(Options(LoopbackOneAllowed));
+
+        var download = await fetcher.FetchAsync(url, CancellationToken.None);
+        var held = fetcher.BytesInFlight;
+        download.Dispose();
+
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(held, Is.EqualTo(Png.Length));
+            Assert.That(fetcher.BytesInFlight, Is.Zero);
+        }
+    }
+
+    [Test]
+    public async Task FetchAsync_WhenOtherDownloadsFillMaxBytesInFlight_Is503AtOnce_AndHoldsNothingMore()
+    {
+        await using var server = RecordingLoopbackServer.Start(IPAddress.Loopback);
+        var url = server.Serve("/img.png", Png);
+        using var fetcher = new ImageFetcher(Options(LoopbackOneAllowed) with { MaxBytesInFlight = Png.Length + 5 });
+        var first = await fetcher.FetchAsync(url, CancellationToken.None);
+
+        var refused = await Assert.ThrowsAsync<ServerOverloadedException>(async () => await fetcher.FetchAsync(url, CancellationToken.None));
+
+        Assert.That(refused!.Message, Does.Contain("bytes of downloaded images are in memory").And.Contain("model_metadata.clip.fetch.max_bytes_in_flight"));
+        Assert.That(fetcher.BytesInFlight, Is.EqualTo(Png.Length), "the refused download gave back what it had taken");
+        first.Dispose();
+        using var second = await fetcher.FetchAsync(url, CancellationToken.None);
+        Assert.That(second.Bytes, Is.EqualTo(Png));
     }
 
     [Test]
@@ -293,7 +329,7 @@ public class ImageFetcherGuardTests
     {
         try
         {
-            await fetcher.FetchAsync(url, CancellationToken.None);
+            using var download = await fetcher.FetchAsync(url, CancellationToken.None);
         }
         catch (ModelInputException e)
         {
