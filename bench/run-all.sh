@@ -9,8 +9,9 @@
 # HTTP load test + in-process pipeline -> the same load test with tiered compilation off (diagnostic) -> the same
 # request served by the ViT-B/32-shaped model (context) -> summary.
 # Everything goes to $OUT (default /tmp/truss-clip-bench); nothing is written into the repository.
-# Needs: .NET 10 SDK, /usr/bin/python3 with python3-torch python3-onnx python3-pil python3-numpy (torchvision is
-# used when installed), wrk, curl, taskset; ../shared for the 1080p photo and OpenAI's merges (both optional).
+# Needs: .NET 10 SDK, /usr/bin/python3 with python3-torch python3-onnx python3-pil python3-numpy python3-regex and
+# libopenblas0-openmp (without it torch runs on the reference BLAS, ~50x slower; torchvision is used when installed),
+# libturbojpeg0, wrk, curl, taskset; ../shared for the 1080p photo and OpenAI's merges (both optional).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 OUT=${OUT:-/tmp/truss-clip-bench}
