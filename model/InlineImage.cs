@@ -72,11 +72,10 @@ internal sealed class InlineImage
             return decode(_encoded);
         }
 
-        var length = _base64?.Length ?? _utf8Base64.Length;
-        var buffer = ArrayPool<byte>.Shared.Rent(Math.Max(1, Base64.GetMaxDecodedFromUtf8Length(length)));
+        var buffer = RentDecoded(out var length);
         try
         {
-            return decode(buffer.AsSpan(0, DecodeInto(buffer)));
+            return decode(buffer.AsSpan(0, length));
         }
         finally
         {
@@ -95,12 +94,11 @@ internal sealed class InlineImage
             return decode(_encoded);
         }
 
-        var length = _base64?.Length ?? _utf8Base64.Length;
-        var buffer = ArrayPool<byte>.Shared.Rent(Math.Max(1, Base64.GetMaxDecodedFromUtf8Length(length)));
+        var buffer = RentDecoded(out var length);
         ValueTask<T> decoding;
         try
         {
-            decoding = decode(buffer.AsMemory(0, DecodeInto(buffer)));
+            decoding = decode(buffer.AsMemory(0, length));
         }
         catch
         {
@@ -126,6 +124,22 @@ internal sealed class InlineImage
             {
                 ArrayPool<byte>.Shared.Return(buffer);
             }
+        }
+    }
+
+    /// <summary>The base64 text decoded into a pooled buffer (its first <paramref name="length"/> bytes); return it to the shared pool.</summary>
+    private byte[] RentDecoded(out int length)
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(Math.Max(1, Base64.GetMaxDecodedFromUtf8Length(_base64?.Length ?? _utf8Base64.Length)));
+        try
+        {
+            length = DecodeInto(buffer);
+            return buffer;
+        }
+        catch
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            throw;
         }
     }
 
