@@ -2,7 +2,6 @@ using Clip;
 using Clip.Imaging;
 using Clip.Inference;
 using Microsoft.Extensions.Logging.Abstractions;
-using SkiaSharp;
 using Truss.Clip.Tests.Clip.Imaging;
 using Truss.Clip.Tests.Clip.Inference;
 using Truss.Clip.Tests.Support;
@@ -29,13 +28,6 @@ public class ZeroShotClassifierDecodeTests
             },
             NullLoggerFactory.Instance);
 
-    private static byte[] Png(int width, int height, int seed = 1)
-    {
-        var rgb = new byte[width * height * 3];
-        new Random(seed).NextBytes(rgb);
-        return TestImages.EncodeRgb(rgb, width, height, SKEncodedImageFormat.Png);
-    }
-
     [Test]
     public void DefaultBudget_IsTwiceMaxPixels()
     {
@@ -48,7 +40,7 @@ public class ZeroShotClassifierDecodeTests
     public async Task DecodeAsync_EqualsTheDecoder_AndHoldsItsRoomUntilTheImageIsDisposed()
     {
         using var classifier = Load();
-        var png = Png(64, 48);
+        var png = TestImages.RandomPng(64, 48, seed: 1);
         using var expected = classifier.Decoder.Decode(png);
 
         var image = await classifier.DecodeAsync(png, CancellationToken.None);
@@ -68,9 +60,9 @@ public class ZeroShotClassifierDecodeTests
     public async Task DecodeAsync_WhenTheBudgetIsFull_WaitsForAnImageToBeDisposed()
     {
         using var classifier = Load(maxPixelsInFlight: 64 * 64);
-        var first = await classifier.DecodeAsync(Png(64, 64), CancellationToken.None);
+        var first = await classifier.DecodeAsync(TestImages.RandomPng(64, 64, seed: 1), CancellationToken.None);
 
-        var second = classifier.DecodeAsync(Png(32, 32, seed: 2), CancellationToken.None).AsTask();
+        var second = classifier.DecodeAsync(TestImages.RandomPng(32, 32, seed: 2), CancellationToken.None).AsTask();
         Assert.That(await Poll.UntilAsync(() => classifier.DecodeBudget.Waiting == 1), Is.True, "it waits for room");
         Assert.That(second.IsCompleted, Is.False);
         first.Dispose();
@@ -84,7 +76,7 @@ public class ZeroShotClassifierDecodeTests
     public async Task DecodeAsync_BadImages_ThrowTheDecodersError_AndKeepNothingReserved()
     {
         using var classifier = Load();
-        var png = Png(40, 40);
+        var png = TestImages.RandomPng(40, 40, seed: 1);
         var noise = new byte[500];
         new Random(3).NextBytes(noise);
 
@@ -105,7 +97,7 @@ public class ZeroShotClassifierDecodeTests
     public async Task ClassifyAsync_LoaderDecodingThroughTheBudget_WaitsForRoom_ThenEqualsTheListOverload()
     {
         using var classifier = Load(maxPixelsInFlight: 4096);
-        byte[][] encoded = [Png(50, 40, seed: 4), Png(30, 60, seed: 5)];
+        byte[][] encoded = [TestImages.RandomPng(50, 40, seed: 4), TestImages.RandomPng(30, 60, seed: 5)];
         using var a = classifier.Decoder.Decode(encoded[0]);
         using var b = classifier.Decoder.Decode(encoded[1]);
         var expected = await classifier.ClassifyAsync([a, b], Labels, null, CancellationToken.None);
@@ -135,7 +127,7 @@ public class ZeroShotClassifierDecodeTests
     public async Task ClassifyAsync_CancelledWhileWaitingForRoom_Throws_AndHoldsNothing()
     {
         using var classifier = Load(maxPixelsInFlight: 4096);
-        var png = Png(20, 20);
+        var png = TestImages.RandomPng(20, 20, seed: 1);
         using var cancellation = new CancellationTokenSource();
         var full = await classifier.DecodeBudget.ReserveAsync(classifier.DecodeBudget.Pixels, CancellationToken.None);
 

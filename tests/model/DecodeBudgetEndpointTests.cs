@@ -1,9 +1,5 @@
 using System.Net;
-using System.Text;
-using System.Text.Json;
-using SkiaSharp;
 using Truss.Clip.Tests.Clip.Imaging;
-using Truss.Clip.Tests.Clip.Inference;
 using Truss.Clip.Tests.Support;
 
 namespace Truss.Clip.Tests.model;
@@ -15,62 +11,24 @@ namespace Truss.Clip.Tests.model;
 /// fill the budget themselves with a reservation, so nothing depends on timing. Image URLs point only at a loopback
 /// server (127.0.0.1, allow-listed).
 /// </summary>
-public class DecodeBudgetEndpointTests
+public class DecodeBudgetEndpointTests : SplitModelEndpointFixture
 {
     private const long BudgetPixels = 10_000; // 10 kilopixels once rounded up: room for a 100×100 image, not two
-    private static readonly string[] Labels = ["a red circle", "a blue square"];
-    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
-    private TestTrussServer _server = null!;
-    private LoopbackFileServer _files = null!;
-    private Model _model = null!;
 
-    [OneTimeSetUp]
-    public async Task StartServers()
-    {
-        _files = await LoopbackFileServer.StartAsync();
-        _server = await TestTrussServer.StartAsync(
-            context => _model = new Model(context, ModelFixtures.Split, _ => null),
-            $$"""
-            model_metadata:
-              clip:
-                image:
-                  max_pixels_in_flight: {{BudgetPixels}}
-                fetch:
-                  timeout_seconds: 30
-                  allowed_networks: ["127.0.0.1/32"]
-            runtime:
-              predict_concurrency: 4
-            """);
-        await _server.WaitUntilReadyAsync();
-    }
+    protected override string ConfigYaml =>
+        $$"""
+        model_metadata:
+          clip:
+            image:
+              max_pixels_in_flight: {{BudgetPixels}}
+            fetch:
+              timeout_seconds: 30
+              allowed_networks: ["127.0.0.1/32"]
+        runtime:
+          predict_concurrency: 4
+        """;
 
-    [OneTimeTearDown]
-    public async Task StopServers()
-    {
-        await _server.DisposeAsync();
-        await _files.DisposeAsync();
-    }
-
-    private global::Clip.Imaging.DecodeBudget Budget => _model.Classifier!.DecodeBudget;
-
-    // Every wait here is bounded, so room that is never given back fails the test instead of hanging the run.
-    private static CancellationToken Bounded() => new CancellationTokenSource(Patience).Token;
-
-    private Task<(HttpStatusCode Status, string Body)> PredictAsync(object request) => PredictAsync(request, Bounded());
-
-    private async Task<(HttpStatusCode Status, string Body)> PredictAsync(object request, CancellationToken cancellationToken)
-    {
-        using var response = await _server.Client.PostAsync("/v1/models/model:predict",
-            new StringContent(JsonSerializer.Serialize(request), Encoding.UTF8, "application/json"), cancellationToken);
-        return (response.StatusCode, await response.Content.ReadAsStringAsync(cancellationToken));
-    }
-
-    private static byte[] Png(int width, int height)
-    {
-        var rgb = new byte[width * height * 3];
-        new Random(width * height).NextBytes(rgb);
-        return TestImages.EncodeRgb(rgb, width, height, SKEncodedImageFormat.Png);
-    }
+    private global::Clip.Imaging.DecodeBudget Budget => LoadedModel.Classifier!.DecodeBudget;
 
     [Test]
     public void Config_SetsTheBudget()
@@ -82,9 +40,9 @@ public class DecodeBudgetEndpointTests
     [TestCase("image_url")]
     public async Task Predict_WhileTheBudgetIsFull_WaitsBeforeDecoding_ThenIsServed(string field)
     {
-        var png = Png(60, 40);
+        var png = TestImages.RandomPng(60, 40, 60 * 40);
         object request = field == "image_url"
-            ? new { labels = Labels, image_url = _files.Serve($"/budget-{Guid.NewGuid():N}.png", png) }
+            ? new { labels = Labels, image_url = Files.Serve($"/budget-{Guid.NewGuid():N}.png", png) }
             : new { labels = Labels, image_base64 = Convert.ToBase64String(png) };
         var full = await Budget.ReserveAsync(Budget.Pixels, Bounded());
         Task<(HttpStatusCode Status, string Body)> waiting;
@@ -112,7 +70,7 @@ public class DecodeBudgetEndpointTests
         try
         {
             using var leaving = new CancellationTokenSource();
-            var abandoned = PredictAsync(new { labels = Labels, image_base64 = Convert.ToBase64String(Png(30, 30)) }, leaving.Token);
+            var abandoned = PredictAsync(new { labels = Labels, image_base64 = Convert.ToBase64String(TestImages.RandomPng(30, 30, 30 * 30)) }, leaving.Token);
             Assert.That(await Poll.UntilAsync(() => Budget.Waiting == 1), Is.True);
             await leaving.CancelAsync();
             Assert.That(async () => await abandoned, Throws.InstanceOf<OperationCanceledException>());
@@ -124,14 +82,14 @@ public class DecodeBudgetEndpointTests
         }
 
         Assert.That(Budget.PixelsInUse, Is.Zero);
-        var (status, body) = await PredictAsync(new { labels = Labels, image_base64 = Convert.ToBase64String(Png(30, 30)) });
+        var (status, body) = await PredictAsync(new { labels = Labels, image_base64 = Convert.ToBase64String(TestImages.RandomPng(30, 30, 30 * 30)) });
         Assert.That(status, Is.EqualTo(HttpStatusCode.OK), body);
     }
 
     [Test]
     public async Task Predict_ImageLargerThanTheWholeBudget_IsServedAlone()
     {
-        var (status, body) = await PredictAsync(new { labels = Labels, image_base64 = Convert.ToBase64String(Png(200, 100)) });
+        var (status, body) = await PredictAsync(new { labels = Labels, image_base64 = Convert.ToBase64String(TestImages.RandomPng(200, 100, 200 * 100)) });
 
         Assert.That(status, Is.EqualTo(HttpStatusCode.OK), body);
         Assert.That(Budget.PixelsInUse, Is.Zero);
@@ -140,7 +98,7 @@ public class DecodeBudgetEndpointTests
     [Test]
     public async Task FailedDecodes_GiveTheirRoomBack()
     {
-        var png = Png(50, 50);
+        var png = TestImages.RandomPng(50, 50, 50 * 50);
         var cutAfterTheHeader = png[..(png.Length / 2)]; // the header reserves 2,500 pixels, then the pixels run out
 
         var (status, body) = await PredictAsync(new { labels = Labels, image_base64 = Convert.ToBase64String(cutAfterTheHeader) });

@@ -1,9 +1,6 @@
 using System.Net;
 using System.Text;
-using System.Text.Json;
-using SkiaSharp;
 using Truss.Clip.Tests.Clip.Imaging;
-using Truss.Clip.Tests.Clip.Inference;
 using Truss.Clip.Tests.Support;
 
 namespace Truss.Clip.Tests.model;
@@ -14,63 +11,25 @@ namespace Truss.Clip.Tests.model;
 /// slot and is served once it is free, and failed requests give their slot back. Image URLs point only at a loopback
 /// server (127.0.0.1, allow-listed).
 /// </summary>
-public class PreprocessingSlotsEndpointTests
+public class PreprocessingSlotsEndpointTests : SplitModelEndpointFixture
 {
-    private static readonly string[] Labels = ["a red circle", "a blue square"];
-    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
-    private TestTrussServer _server = null!;
-    private LoopbackFileServer _files = null!;
-    private Model _model = null!;
+    protected override string ConfigYaml =>
+        """
+        model_metadata:
+          clip:
+            execution:
+              preprocess_threads: 1
+            fetch:
+              timeout_seconds: 30
+              allowed_networks: ["127.0.0.1/32"]
+        runtime:
+          predict_concurrency: 4
+        """;
 
-    [OneTimeSetUp]
-    public async Task StartServers()
-    {
-        _files = await LoopbackFileServer.StartAsync();
-        _server = await TestTrussServer.StartAsync(
-            context => _model = new Model(context, ModelFixtures.Split, _ => null),
-            """
-            model_metadata:
-              clip:
-                execution:
-                  preprocess_threads: 1
-                fetch:
-                  timeout_seconds: 30
-                  allowed_networks: ["127.0.0.1/32"]
-            runtime:
-              predict_concurrency: 4
-            """);
-        await _server.WaitUntilReadyAsync();
-    }
-
-    [OneTimeTearDown]
-    public async Task StopServers()
-    {
-        await _server.DisposeAsync();
-        await _files.DisposeAsync();
-    }
-
-    private global::Clip.Imaging.PreprocessingSlots Slots => _model.Classifier!.PreprocessingSlots;
-
-    // Every wait here is bounded, so a slot that is never given back fails the test instead of hanging the run.
-    private static CancellationToken Bounded() => new CancellationTokenSource(Patience).Token;
-
-    private async Task<(HttpStatusCode Status, string Body)> PredictAsync(object request)
-    {
-        var cancellationToken = Bounded();
-        using var response = await _server.Client.PostAsync("/v1/models/model:predict",
-            new StringContent(JsonSerializer.Serialize(request), Encoding.UTF8, "application/json"), cancellationToken);
-        return (response.StatusCode, await response.Content.ReadAsStringAsync(cancellationToken));
-    }
+    private global::Clip.Imaging.PreprocessingSlots Slots => LoadedModel.Classifier!.PreprocessingSlots;
 
     private static int[][][] Pixels(int width, int height) =>
         Enumerable.Range(0, height).Select(y => Enumerable.Range(0, width).Select(x => new[] { x * 5 % 256, y * 7 % 256, 90 }).ToArray()).ToArray();
-
-    private static byte[] Png(int width, int height)
-    {
-        var rgb = new byte[width * height * 3];
-        new Random(width * height).NextBytes(rgb);
-        return TestImages.EncodeRgb(rgb, width, height, SKEncodedImageFormat.Png);
-    }
 
     [Test]
     public void Config_GivesTheEngineOneSlot()
@@ -83,7 +42,7 @@ public class PreprocessingSlotsEndpointTests
     {
         var requested = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var url = _files.ServeWhenReleased("/gated.png", Png(32, 24), requested, release.Task);
+        var url = Files.ServeWhenReleased("/gated.png", TestImages.RandomPng(32, 24, 32 * 24), requested, release.Task);
 
         var downloading = PredictAsync(new { labels = Labels, image_url = url });
         try
@@ -132,8 +91,8 @@ public class PreprocessingSlotsEndpointTests
     [Test]
     public async Task FailedRequests_GiveTheirSlotBack()
     {
-        var notAnImage = _files.Serve("/page.html", "<html>hi</html>"u8.ToArray(), "text/html");
-        var missing = _files.ServeStatus("/missing.png", 404);
+        var notAnImage = Files.Serve("/page.html", "<html>hi</html>"u8.ToArray(), "text/html");
+        var missing = Files.ServeStatus("/missing.png", 404);
 
         var answers = new[]
         {

@@ -27,6 +27,14 @@ internal static class TestImages
     public static byte[] EncodeRgb(byte[] rgb, int width, int height, SKEncodedImageFormat format) =>
         Encode(ToOpaqueRgba(rgb), new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Opaque), format, 100);
 
+    /// <summary>A PNG of random pixels, the same for the same arguments.</summary>
+    public static byte[] RandomPng(int width, int height, int seed)
+    {
+        var rgb = new byte[width * height * 3];
+        new Random(seed).NextBytes(rgb);
+        return EncodeRgb(rgb, width, height, SKEncodedImageFormat.Png);
+    }
+
     /// <summary>
     /// Inserts an APP1 Exif segment holding only the orientation tag right after the JPEG's SOI marker.
     /// </summary>
